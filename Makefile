@@ -1,0 +1,49 @@
+# Every target bootstraps .venv from the lock file first (tools/bootstrap.py), so a fresh
+# clone needs only python3 >= 3.10, make and git.
+PY ?= python3
+BIN := .venv/bin
+export JUPYTER_PREFER_ENV_PATH := 1
+LAB_ARGS ?=
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: lab test install doctor check notebooks lint format lock measure clean
+
+lab: install ## open the workbook in JupyterLab (127.0.0.1, token kept)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) $(LAB_ARGS) notebooks/00_setup.ipynb
+
+test: install ## lint, then every test (machinery, snippets, exercises, notebooks)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+install: ## the environment only
+	@$(PY) tools/bootstrap.py
+
+doctor: install ## the preflight: versions, Redis, a served app, the three queues
+	$(BIN)/python -m workbook doctor
+
+check: install ## check every exercise
+	$(BIN)/python -m workbook check
+
+notebooks: install ## run every notebook headless, twice in one kernel (instructors)
+	$(BIN)/python -m pytest tests/test_notebooks.py -v
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock: install ## re-resolve requirements.lock (and environment.yml) from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.10 \
+	  --no-emit-package fastapi-background-workbook -o requirements.lock
+	$(BIN)/python tools/environment_yml.py
+
+measure: install ## print start-up figures (scripts, not timed tests)
+	$(BIN)/python tools/measure_startup.py --lab
+
+clean: ## remove .venv and every generated file
+	rm -rf .venv .pytest_cache .ruff_cache .workbook build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

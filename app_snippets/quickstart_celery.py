@@ -1,0 +1,15 @@
+"""The smallest Celery app: one task, Redis as broker and result store, JSON only."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from app_snippets.settings import redis_url
+
+app = Celery("quickstart", broker=redis_url(), backend=redis_url())
+app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    return x + y

@@ -1,0 +1,83 @@
+"""Every notebook runs headless in a fresh kernel, then again in the same one; none has outputs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# Seconds allowed for one notebook's two runs (the suite runs at DEMO_TIME_SCALE=0.1).
+TIME_LIMIT = {"00_setup.ipynb": 120}
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    for index, cell in enumerate(read(path).cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"{path.name} cell {index} has outputs: clear them"
+            assert cell.execution_count is None, f"{path.name} cell {index} has a count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_same_skeleton(path):
+    cells = read(path).cells
+    first = cells[0].source
+    assert cells[0].cell_type == "markdown" and first.startswith(f"# {path.name[:2]} ·")
+    assert "What you will learn" in first
+    headings = [
+        line for cell in cells if cell.cell_type == "markdown"
+        for line in cell.source.splitlines() if line.startswith("## ")
+    ]  # fmt: skip
+    for required in ("## Setup", "## Exercises", "## Recap", "## Next"):
+        assert required in headings, f"{path.name} lacks a '{required}' section"
+    assert headings.index("## Setup") == 0 and headings[-1] == "## Next"
+
+
+def test_next_links_follow_the_readme_map():
+    readme = (ROOT / "README.md").read_text()
+    mapped = re.findall(r"\(notebooks/(\d\d_\w+\.ipynb)\)", readme)
+    assert mapped == sorted(mapped), "the README's notebook map is out of order"
+    assert {p.name for p in NOTEBOOKS} <= set(mapped), "a notebook is missing from the README map"
+    for path in NOTEBOOKS:
+        position = mapped.index(path.name)
+        last = read(path).cells[-1].source
+        if position + 1 < len(mapped):
+            assert f"({mapped[position + 1]})" in last, f"{path.name}: 'Next' should link on"
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_runs_twice_in_one_kernel(path):
+    notebook = read(path)
+    limit = TIME_LIMIT.get(path.name, 300)
+    pytest.importorskip("pytest_timeout")
+    client = NotebookClient(
+        notebook, timeout=limit, kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )  # fmt: skip
+    with client.setup_kernel():
+        for run in (1, 2):
+            for index, cell in enumerate(notebook.cells):
+                try:
+                    client.execute_cell(cell, index)
+                except Exception as error:
+                    raise AssertionError(f"{path.name}, run {run}, cell {index}: {error}") from None
+    for index, cell in enumerate(notebook.cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        if "raises-exception" in tags:
+            assert errors, f"{path.name} cell {index} is tagged raises-exception but did not raise"

@@ -1,0 +1,59 @@
+"""Nothing outlives the kernel: not on shutdown, and not when the kernel is SIGKILLed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import pytest
+from kernels import group_members, living, run_json, start_kernel
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+START_EVERYTHING = """
+import json, workbook as wb
+redis = wb.start_redis()
+api = wb.serve("app_snippets.slow_report:app", process=True)
+workers = [
+    wb.celery_worker("app_snippets.quickstart_celery:app", process=True, concurrency=2),
+    wb.rq_worker(serializer="json", process=True),
+    wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process=True),
+]
+import workbook._watchdog as watchdog
+print(json.dumps({"groups": [redis.pid, api.pid] + [w.pid for w in workers],
+                  "watchdog": watchdog._watchdog.pid}))
+"""
+
+
+def wait_until_gone(pids: set[int], seconds: float) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while living(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return living(pids)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["sigkill", "shutdown"])
+def test_every_child_is_gone_when_the_kernel_goes(how):
+    manager, client = start_kernel()
+    try:
+        started = run_json(client, START_EVERYTHING)
+        groups = set(started["groups"])
+        children = group_members(groups)
+        # Redis, uvicorn, 3 workers, plus celery's 2 pool processes and dramatiq's worker.
+        assert len(children) >= 8, f"expected the workers' children too, found {children}"
+        everything = children | {started["watchdog"]}
+        assert living(everything) == everything
+        if how == "sigkill":
+            os.kill(manager.provisioner.pid, signal.SIGKILL)
+        else:
+            manager.shutdown_kernel(now=False)
+        left = wait_until_gone(everything, 10)
+        assert not left, f"still running 10 s after the kernel went ({how}): {sorted(left)}"
+    finally:
+        client.stop_channels()
+        if manager.is_alive():
+            manager.shutdown_kernel(now=True)
+        manager.cleanup_resources()

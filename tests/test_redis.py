@@ -1,0 +1,79 @@
+"""start_redis(): a real server, reused, restarted when it died, and errors that speak."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+import redis
+
+import workbook as wb
+from workbook._redis import _launch, free_port
+
+
+def test_start_gives_a_private_loopback_server(redis_server):
+    assert os.environ["REDIS_URL"] == redis_server.url
+    assert redis_server.url.startswith("redis://:") and "@127.0.0.1:" in redis_server.url
+    client = redis_server.client()
+    assert client.ping()
+    assert client.config_get("bind")["bind"] == "127.0.0.1"
+    assert client.config_get("save")["save"] == ""
+    assert client.config_get("appendonly")["appendonly"] == "no"
+    password = redis_server.url.split(":")[2].split("@")[0]
+    assert len(password) >= 16
+    with pytest.raises(redis.AuthenticationError):  # no password, no access
+        redis.Redis(port=int(redis_server.url.rsplit(":", 1)[1].split("/")[0])).ping()
+
+
+def test_second_call_returns_the_running_server(redis_server):
+    again = wb.start_redis()
+    assert again is redis_server
+    assert again.pid == redis_server.pid
+
+
+def test_dead_server_is_restarted_at_the_same_url(redis_server, capsys):
+    redis_server.process.kill()
+    assert not redis_server.alive()
+    fresh = wb.start_redis()
+    assert "had stopped" in capsys.readouterr().out
+    assert fresh.url == redis_server.url and fresh.pid != redis_server.pid
+    assert fresh.client().ping()
+
+
+def test_dead_redis_gives_an_error_naming_it_within_5_seconds(redis_server):
+    redis_server.process.kill()
+    started = time.monotonic()
+    with pytest.raises(wb.WorkbookError) as error:
+        wb.rq_worker(["default"])
+    assert time.monotonic() - started < 5
+    assert "does not answer" in str(error.value)
+    assert "wb.start_redis()" in str(error.value)
+    wb.start_redis()  # leave a live one for the next test
+
+
+def test_a_users_redis_url_is_used_and_nothing_started(monkeypatch):
+    other = _launch(free_port(), "users-own-password-123")
+    try:
+        monkeypatch.setenv("REDIS_URL", other.url)
+        handle = wb.start_redis()
+        assert handle.url == other.url and handle.process is None
+        assert handle.client().ping()
+    finally:
+        other.process.stop()
+
+
+def test_a_users_dead_redis_url_is_named_with_the_fix(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(wb.WorkbookError) as error:
+        wb.start_redis()
+    assert "does not answer" in str(error.value)
+    assert "unset REDIS_URL" in str(error.value)
+
+
+def test_stop_removes_the_url_and_the_process(redis_server):
+    pid = redis_server.pid
+    redis_server.stop()
+    assert "REDIS_URL" not in os.environ
+    assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0

@@ -1,0 +1,123 @@
+"""The three workers, in a thread and as a process: ready means a task comes back."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import workbook as wb
+from app_snippets import quickstart_celery, quickstart_dramatiq, quickstart_rq
+
+
+def celery_round_trip() -> int:
+    return quickstart_celery.add.delay(2, 3).get(timeout=10)
+
+
+def rq_round_trip() -> int:
+    job = quickstart_rq.queue().enqueue(quickstart_rq.add, 2, 3)
+    deadline = time.monotonic() + 10
+    while job.get_status(refresh=True) not in ("finished", "failed"):
+        assert time.monotonic() < deadline, "the RQ job never finished"
+        time.sleep(0.01)
+    return job.return_value()
+
+
+def dramatiq_round_trip() -> int:
+    return quickstart_dramatiq.add.send(2, 3).get_result(block=True, timeout=10_000)
+
+
+WORKERS = {
+    "celery": (
+        lambda process: wb.celery_worker(
+            "app_snippets.quickstart_celery:app" if process else quickstart_celery.app,
+            process=process,
+        ),
+        celery_round_trip,
+    ),
+    "rq": (lambda process: wb.rq_worker(serializer="json", process=process), rq_round_trip),
+    "dramatiq": (
+        lambda process: wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process=process),
+        dramatiq_round_trip,
+    ),
+}
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+@pytest.mark.parametrize("library", list(WORKERS))
+def test_worker_runs_a_task_through_redis(redis_server, library, process):
+    start, round_trip = WORKERS[library]
+    worker = start(process)
+    assert round_trip() == 5
+    assert worker.logs(), "the worker's log lines are kept"
+    if process:
+        assert worker.alive()
+        worker.kill()
+        assert not worker.alive()
+    worker.stop()
+
+
+@pytest.mark.parametrize("library", list(WORKERS))
+def test_starting_again_replaces_the_worker(redis_server, library):
+    start, round_trip = WORKERS[library]
+    first = start(True)
+    second = start(True)
+    assert not first.alive(), "the first worker should have been stopped"
+    assert second.alive() and round_trip() == 5
+    second.stop()
+
+
+@pytest.mark.parametrize(
+    ("start", "name"),
+    [
+        (lambda: wb.celery_worker("app_snippets.nope:app", process=True), "celery"),
+        (lambda: wb.dramatiq_worker("app_snippets.nope", process=True), "dramatiq"),
+    ],
+)
+def test_a_worker_whose_app_does_not_import_fails_fast(redis_server, start, name):
+    started = time.monotonic()
+    with pytest.raises(wb.WorkbookError) as error:
+        start()
+    assert time.monotonic() - started < 15
+    assert "could not import" in str(error.value) and "app_snippets.nope" in str(error.value)
+
+
+def test_rq_process_worker_with_a_job_that_does_not_import_fails_the_job(redis_server):
+    worker = wb.rq_worker(serializer="json", process=True)
+    job = quickstart_rq.queue().enqueue("app_snippets.nope.add", 1, 2)
+    deadline = time.monotonic() + 10
+    while job.get_status(refresh=True) != "failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    # RQ's words for "cannot import that module" (FACTS.md): the notebooks explain them.
+    assert "Invalid attribute name" in job.latest_result().exc_string
+    worker.stop()
+
+
+def test_rq_thread_worker_with_scheduler_runs_delayed_jobs(redis_server):
+    from datetime import timedelta
+
+    worker = wb.rq_worker(serializer="json", with_scheduler=True)
+    job = quickstart_rq.queue().enqueue_in(timedelta(seconds=1), quickstart_rq.add, 1, 1)
+    deadline = time.monotonic() + 10
+    while job.get_status(refresh=True) != "finished":
+        assert time.monotonic() < deadline, f"delayed job stuck in {job.get_status()}"
+        time.sleep(0.05)
+    assert job.return_value() == 2
+    worker.stop()
+    assert not worker.thread.is_alive()
+
+
+def test_process_worker_from_an_object_finds_its_import_path(redis_server):
+    worker = wb.celery_worker(quickstart_celery.app, process=True)
+    assert "app_snippets.quickstart_celery:app" in worker.argv
+    assert celery_round_trip() == 5
+    worker.stop()
+
+
+def test_stop_all_stops_every_worker_and_server(redis_server):
+    workers = [WORKERS[name][0](True) for name in WORKERS]
+    api = wb.serve("app_snippets.slow_report:app", process=True)
+    wb.stop_all()
+    assert not any(w.alive() for w in workers) and not api.alive()
+    assert not redis_server.alive()

@@ -1,0 +1,112 @@
+"""celery_worker(): a Celery worker in a kernel thread, or `celery -A ... worker` as a child."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from . import _registry
+from ._errors import WorkbookError
+from ._logs import LogBuffer
+from ._paths import import_path
+from ._redis import require
+from ._workers import ProcessWorker, cli_flags, key
+
+READY_TIMEOUT = 15.0
+
+
+class CeleryThreadWorker:
+    """A WorkController in a thread: fast to start, shares the kernel's imports."""
+
+    kind = "worker"
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        from celery.contrib.testing.worker import TestWorkController
+        from celery.result import _set_task_join_will_block
+        from celery.utils.nodenames import anon_nodename
+
+        self.app = app
+        app.finalize()
+        app.set_current()
+        app.set_default()
+        self._buffer = LogBuffer(("celery",))
+        settings = {
+            "pool": "threads",
+            "concurrency": 4,
+            "loglevel": "INFO",
+            "without_heartbeat": True,
+            "without_mingle": True,
+            "without_gossip": True,
+            "hostname": anon_nodename(),
+        }
+        settings.update(options)
+        self.worker = TestWorkController(app=app, ready_callback=None, **settings)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="celery worker", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self.worker._on_started.wait(0.05):
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise WorkbookError(
+                    f"The Celery worker for app {app.main!r} did not start"
+                    + (f": {self.error!r}" if self.error else "."),
+                    "check the broker URL (app.conf.broker_url) and the log lines below.",
+                    self._buffer.text(),
+                )
+        _set_task_join_will_block(False)
+
+    def _run(self) -> None:
+        try:
+            self.worker.start()
+        except BaseException as exc:
+            self.error = exc
+
+    def logs(self, lines: int = 40) -> str:
+        return self._buffer.text(lines)
+
+    def stop(self) -> None:
+        self.worker.stop(in_sighandler=False)
+        self.thread.join(15)
+        self._buffer.detach()
+        _registry.forget(self)
+
+    def __repr__(self) -> str:
+        return f"<celery thread worker {self.app.main!r}>"
+
+
+def _celery_ready(process: Any) -> bool:
+    return " ready." in process.logs(200)
+
+
+def celery_worker(
+    app: Any, *, process: bool = False, **options: Any
+) -> CeleryThreadWorker | ProcessWorker:
+    """Start a Celery worker for `app` and return once it consumes.
+
+    In a thread by default (pool "threads", 4 at once). With `process=True`, the real CLI
+    `celery -A module:app worker` as a child; mingle and gossip are skipped there, since a
+    worker spends about a second on them at start and a single-worker demo needs neither.
+    Keyword options go to the worker: e.g. concurrency=1, pool="prefork", events=True.
+    """
+    if isinstance(app, str):
+        target = app
+    else:
+        target = import_path(app, "Celery app") if process else app.main or "celery"
+    broker = None if isinstance(app, str) else app.conf.broker_url
+    if broker and broker.startswith(("redis://", "rediss://", "unix://")):
+        require(broker, "The Celery worker")
+    elif isinstance(app, str):
+        require(None, "The Celery worker")
+
+    def start() -> CeleryThreadWorker | ProcessWorker:
+        if not process:
+            return CeleryThreadWorker(app, **options)
+        flags = {"loglevel": "INFO", "without_mingle": True, "without_gossip": True}
+        flags.update(options)
+        argv = [sys.executable, "-m", "celery", "-A", target, "worker", *cli_flags(flags)]
+        return ProcessWorker("celery", target, argv, _celery_ready)
+
+    return _registry.replace(key("celery", str(target)), start)

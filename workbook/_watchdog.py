@@ -1,0 +1,83 @@
+"""A tiny process that kills this kernel's children when the kernel goes away.
+
+atexit never runs when a kernel is killed with SIGKILL, so the kernel starts this watchdog
+(in its own session, so a kill of the kernel's process group spares it) and writes the
+process-group id of every child it starts down a pipe. The moment the kernel dies, for any
+reason, the pipe reaches end-of-file and the watchdog kills every group it was told about.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+_lock = threading.Lock()
+_watchdog: subprocess.Popen | None = None
+_owner = 0  # the pid that started the watchdog: a forked child must not reuse our pipe
+
+
+def _send(line: str) -> None:
+    global _watchdog, _owner
+    with _lock:
+        if _watchdog is None or _watchdog.poll() is not None or _owner != os.getpid():
+            _watchdog = subprocess.Popen(
+                [sys.executable, "-m", "workbook._watchdog"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                text=True,
+            )
+            _owner = os.getpid()
+        assert _watchdog.stdin is not None
+        _watchdog.stdin.write(line + "\n")
+        _watchdog.stdin.flush()
+
+
+def watch(pgid: int) -> None:
+    """Kill process group `pgid` when this process dies."""
+    _send(f"+{pgid}")
+
+
+def forget(pgid: int) -> None:
+    """The group has been stopped cleanly: do not kill it (its id may be reused)."""
+    _send(f"-{pgid}")
+
+
+def _kill_groups(groups: set[int]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in list(groups):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                groups.discard(pgid)
+            except PermissionError:
+                groups.discard(pgid)
+        deadline = time.monotonic() + 2
+        while sig == signal.SIGTERM and groups and time.monotonic() < deadline:
+            time.sleep(0.05)
+            for pgid in list(groups):
+                try:
+                    os.killpg(pgid, 0)
+                except (ProcessLookupError, PermissionError):
+                    groups.discard(pgid)
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is not for us
+    groups: set[int] = set()
+    for line in sys.stdin:
+        line = line.strip()
+        if line.startswith("+"):
+            groups.add(int(line[1:]))
+        elif line.startswith("-"):
+            groups.discard(int(line[1:]))
+    _kill_groups(groups)
+
+
+if __name__ == "__main__":
+    main()
