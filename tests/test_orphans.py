@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from kernels import group_members, living, run_json, start_kernel
@@ -22,8 +23,9 @@ workers = [
     wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process=True),
 ]
 import workbook._watchdog as watchdog
+from workbook._paths import runtime_dir
 print(json.dumps({"groups": [redis.pid, api.pid] + [w.pid for w in workers],
-                  "watchdog": watchdog._watchdog.pid}))
+                  "watchdog": watchdog._watchdog.pid, "runtime": str(runtime_dir())}))
 """
 
 
@@ -52,6 +54,7 @@ def test_every_child_is_gone_when_the_kernel_goes(how):
             manager.shutdown_kernel(now=False)
         left = wait_until_gone(everything, 10)
         assert not left, f"still running 10 s after the kernel went ({how}): {sorted(left)}"
+        assert not Path(started["runtime"]).exists(), "the kernel's log folder was left behind"
     finally:
         client.stop_channels()
         if manager.is_alive():

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -128,9 +129,12 @@ def make_lab_figure(cold_cache: bool) -> None:
     if cold_cache:
         env["UV_CACHE_DIR"] = str(clone / ".uv-cache")
         env["PIP_NO_CACHE_DIR"] = "1"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     began = time.perf_counter()
     lab = subprocess.Popen(
-        ["make", "lab", "LAB_ARGS=--no-browser --ServerApp.port=0"], cwd=clone, env=env,
+        ["make", "lab", f"LAB_ARGS=--no-browser --ServerApp.port={port}"], cwd=clone, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     url = None
@@ -144,8 +148,16 @@ def make_lab_figure(cold_cache: bool) -> None:
         if url is None:
             raise SystemExit("make lab never printed its URL")
         api = url.split("/lab")[0] + "/api/status?" + url.split("?", 1)[1]
-        with urllib.request.urlopen(api, timeout=10) as response:
-            assert response.status == 200
+        deadline = time.monotonic() + 30
+        while True:  # the URL is logged a moment before the server accepts connections
+            try:
+                with urllib.request.urlopen(api, timeout=5) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
         seconds = time.perf_counter() - began
         print(f"make lab, clean clone ({'cold' if cold_cache else 'warm'} package cache):"
               f" serving after {seconds:.1f} s")  # fmt: skip

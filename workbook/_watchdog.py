@@ -3,17 +3,21 @@
 atexit never runs when a kernel is killed with SIGKILL, so the kernel starts this watchdog
 (in its own session, so a kill of the kernel's process group spares it) and writes the
 process-group id of every child it starts down a pipe. The moment the kernel dies, for any
-reason, the pipe reaches end-of-file and the watchdog kills every group it was told about.
+reason, the pipe reaches end-of-file and the watchdog kills every group it was told about,
+then removes the kernel's run-time folder (logs, Redis' working directory).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+
+from ._paths import runtime_dir
 
 _lock = threading.Lock()
 _watchdog: subprocess.Popen | None = None
@@ -25,7 +29,7 @@ def _send(line: str) -> None:
     with _lock:
         if _watchdog is None or _watchdog.poll() is not None or _owner != os.getpid():
             _watchdog = subprocess.Popen(
-                [sys.executable, "-m", "workbook._watchdog"],
+                [sys.executable, "-m", "workbook._watchdog", str(runtime_dir())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -77,6 +81,8 @@ def main() -> None:
         elif line.startswith("-"):
             groups.discard(int(line[1:]))
     _kill_groups(groups)
+    if len(sys.argv) > 1:
+        shutil.rmtree(sys.argv[1], ignore_errors=True)
 
 
 if __name__ == "__main__":

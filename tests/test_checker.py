@@ -1,0 +1,311 @@
+"""The exercise checker on fixture exercises: every kind of broken learner code gets a clear
+verdict within the time limit, "correct" needs signed evidence, and nothing is left running.
+
+The fixtures (tests/fixtures/checker/) are a tiny exercise, `add(a, b)`, its stub, solution
+and tests, and learner variants in variants/<name>/ex01_add.py. No Redis is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from workbook import WorkbookError, exercise
+from workbook._checker import CheckResult, Verdict, check
+from workbook._exercises import load, read_progress
+from workbook._paths import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "checker"
+VARIANTS = FIXTURES / "variants"
+NO_INTERNALS = ("_pytest", "site-packages", "INTERNALERROR", "importlib")
+
+
+@pytest.fixture(autouse=True)
+def _fixture_metadata(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WORKBOOK_EXERCISES_FILE", str(FIXTURES / "exercises.toml"))
+    monkeypatch.setenv("WORKBOOK_PROGRESS_FILE", str(tmp_path / "progress.json"))
+
+
+def variant(name: str) -> CheckResult:
+    return check("ex01", tree=VARIANTS / name)
+
+
+def copy_exercise(tmp_path: Path, learner: str, timeout: float = 30) -> Path:
+    """The fixture exercise copied to tmp_path, the learner file replaced; returns its toml."""
+    for part in ("exercises", "solutions"):
+        shutil.copytree(FIXTURES / part, tmp_path / part)
+    (tmp_path / "exercises" / "ex01_add.py").write_text(learner)
+    toml = tmp_path / "exercises.toml"
+    toml.write_text(
+        f"""[[exercise]]
+id = "ex01"
+title = "Add two numbers"
+notebook = "{FIXTURES / "fixture_notebook.ipynb"}"
+file = "{tmp_path / "exercises" / "ex01_add.py"}"
+solution = "{tmp_path / "solutions" / "ex01_add.py"}"
+tests = "{tmp_path / "exercises" / "tests" / "test_ex01_add.py"}"
+timeout = {timeout}
+hints = ["one", "two", "three"]
+"""
+    )
+    return toml
+
+
+SOLUTION = (FIXTURES / "solutions" / "ex01_add.py").read_text()
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return state not in ("Z", "X")
+
+
+# --- the three verdicts --------------------------------------------------------------------
+
+
+def test_the_solution_is_correct_with_every_test_counted() -> None:
+    result = check("ex01", tree=FIXTURES / "solutions")
+    assert result.verdict is Verdict.CORRECT, result
+    assert (result.passed, result.collected, result.exit_code) == (3, 3, 0)
+
+
+def test_the_untouched_stub_is_not_attempted() -> None:
+    result = check("ex01")
+    assert result.verdict is Verdict.NOT_ATTEMPTED, result
+    assert "ex01: return the sum of a and b" in result.message
+    assert result.exit_code == 3
+
+
+def test_not_attempted_is_seen_in_a_worker_log_quoted_by_an_assertion() -> None:
+    assert check("ex02").verdict is Verdict.NOT_ATTEMPTED
+    assert check("ex02", tree=FIXTURES / "solutions").verdict is Verdict.CORRECT
+
+
+def test_a_wrong_answer_gets_the_assertion_sentence_not_pytest_internals() -> None:
+    result = variant("fails")
+    assert result.verdict is Verdict.INCORRECT
+    assert result.message == "add(2, 3) should be 5."
+    assert result.details == "Second line of the message."
+    assert result.exit_code == 1
+
+
+# --- broken learner code: a clear incorrect, in the learner's own words --------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "says", "shows"),
+    [
+        ("raises_at_import", "KeyError", 'raises_at_import/ex01_add.py", line 4, in <module>'),
+        ("crashes_in_function", "ZeroDivisionError", 'ex01_add.py", line 5, in add'),
+        ("missing_module", "'workbook_fixture_not_installed'", "import workbook_fixture"),
+        ("missing_function", "has no 'add'", ""),
+        ("empty", "has no 'add'", ""),
+        ("sys_exit_at_import", "sys.exit(0) while being imported", "line 5, in <module>"),
+        ("os_exit_at_import", "os._exit()", ""),
+        ("os_exit_in_function", "os._exit()", ""),
+        ("flood", "more than 1 MB of output", ""),
+        ("skips", "skipped (not today)", ""),
+    ],
+)
+def test_broken_code_is_incorrect_with_a_clear_message(name: str, says: str, shows: str) -> None:
+    result = variant(name)
+    assert result.verdict is Verdict.INCORRECT, result
+    assert says in result.message, result
+    assert shows in result.details, result
+    text = str(result)
+    assert not any(word in text for word in NO_INTERNALS), text
+    assert len(text) < 2_000
+
+
+def test_a_syntax_error_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "ex01_add.py").write_text("def add(a, b)\n    return a + b\n")
+    result = check("ex01", tree=tmp_path)
+    assert result.verdict is Verdict.INCORRECT
+    assert "syntax error at line 1" in result.message
+    assert "^" in result.details
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    result = check("ex01", tree=tmp_path)
+    assert result.verdict is Verdict.INCORRECT
+    assert "There is no ex01_add.py" in result.message
+
+
+def test_an_endless_loop_is_stopped_at_the_time_limit(tmp_path: Path) -> None:
+    toml = copy_exercise(tmp_path, SOLUTION, timeout=3)
+    result = check("ex01", tree=VARIANTS / "endless_loop", metadata=toml)
+    assert result.verdict is Verdict.INCORRECT
+    assert "within 3 s" in result.message and "test_adds" in result.message
+    assert result.duration < 30  # generous: the limit is 3 s
+
+
+def test_processes_the_code_started_are_reported_and_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid_file = tmp_path / "pids"
+    monkeypatch.setenv("FIXTURE_PID_FILE", str(pid_file))
+    result = variant("stray_process")
+    assert result.verdict is Verdict.INCORRECT
+    assert "left 1 process running" in result.message and "sleep 300" in result.details
+    stays, escapes = (int(pid) for pid in pid_file.read_text().split())
+    assert not alive(stays), "the sleep in the check's process group survived"
+    if Path("/proc").is_dir():  # found by the check's token in its environment
+        assert not alive(escapes), "the sleep in its own session survived"
+
+
+def test_a_forged_results_record_never_reads_correct(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = tmp_path / "tamper.json"
+    monkeypatch.setenv("FIXTURE_TAMPER_FILE", str(spy))
+    result = variant("tamper")
+    assert result.verdict is Verdict.INCORRECT
+    assert "could not be verified" in result.message
+    seen = json.loads(spy.read_text())
+    assert seen["results"], "the fixture did not find the results path, so it tested nothing"
+    assert seen["key"] == "", "learner code could read the signing key"
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+def test_correct_is_recorded_and_a_later_incorrect_clears_it(tmp_path: Path) -> None:
+    toml = copy_exercise(tmp_path, SOLUTION)
+    assert check("ex01", metadata=toml).verdict is Verdict.CORRECT
+    entry = read_progress()["ex01"]
+    assert entry["status"] == "correct" and entry["correct_at"]
+    (tmp_path / "exercises" / "ex01_add.py").write_text(
+        (VARIANTS / "fails" / "ex01_add.py").read_text()
+    )
+    assert check("ex01", metadata=toml).verdict is Verdict.INCORRECT
+    entry = read_progress()["ex01"]
+    assert entry["status"] == "incorrect" and "correct_at" not in entry
+
+
+def test_checks_of_other_trees_are_not_recorded() -> None:
+    check("ex01", tree=FIXTURES / "solutions")
+    assert read_progress() == {}
+
+
+# --- the notebook handle ----------------------------------------------------------------------
+
+
+def test_hints_are_graduated_and_the_last_says_so() -> None:
+    ex = exercise("ex01")
+    first, second, third, again = ex.hint(), ex.hint(), ex.hint(), ex.hint()
+    assert str(first).startswith("Hint 1 of 3") and "last hint" not in str(first)
+    assert str(second).startswith("Hint 2 of 3")
+    assert "That was the last hint" in str(third) and str(again) == str(third)
+    assert "Use +." in str(exercise("ex01").hint(2))
+    with pytest.raises(WorkbookError, match="from 1 to 3"):
+        ex.hint(4)
+
+
+def test_solution_shows_a_spoiler_warning_then_the_checked_file() -> None:
+    shown = exercise("ex01").solution()
+    assert str(shown).startswith("Spoiler")
+    assert SOLUTION.strip() in str(shown)
+    assert "<span" in shown._repr_html_()  # highlighted
+
+
+def test_check_renders_in_a_notebook_and_a_terminal() -> None:
+    result = exercise("ex01").check()
+    assert "not attempted" in result._repr_html_() and "#6e7781" in result._repr_html_()
+    assert str(result).startswith("○ ex01 not attempted")
+    assert exercise("ex01").status == "not attempted"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="reset restores from git")
+def test_reset_restores_the_committed_stub_and_keeps_a_copy(tmp_path: Path) -> None:
+    stub = (FIXTURES / "exercises" / "ex01_add.py").read_text()
+    toml = copy_exercise(tmp_path, stub)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "exercises"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "stub"], check=True)
+    learner = tmp_path / "exercises" / "ex01_add.py"
+    learner.write_text(SOLUTION)
+    shown = exercise("ex01", metadata=toml).reset()
+    assert learner.read_text() == stub
+    backups = list((tmp_path / "progress.json").parent.glob("backups/ex01_add.*.py"))
+    assert [b.read_text() for b in backups] == [SOLUTION], shown
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+GOOD = {
+    "id": '"ex01"',
+    "title": '"Add"',
+    "notebook": f'"{FIXTURES / "fixture_notebook.ipynb"}"',
+    "file": f'"{FIXTURES / "exercises" / "ex01_add.py"}"',
+    "solution": f'"{FIXTURES / "solutions" / "ex01_add.py"}"',
+    "tests": f'"{FIXTURES / "exercises" / "tests" / "test_ex01_add.py"}"',
+    "hints": '["a", "b"]',
+}
+
+
+def table(**changes: str | None) -> str:
+    fields = {**GOOD, **changes}
+    return "[[exercise]]\n" + "".join(f"{k} = {v}\n" for k, v in fields.items() if v is not None)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (table() + table(), "'id' must be unique"),
+        (table(hints='["only one"]'), "'hints' needs at least two"),
+        (table(file='"exercises/nope.py"'), "'file' names exercises/nope.py, which does not"),
+        (table(solution=f'"{FIXTURES / "exercises" / "ex02_worker.py"}"'), "'solution' is ex02"),
+        (table(id='"1"'), "'id' is '1', not of the form exNN"),
+        (table(hint='["a", "b"]'), "'hint' is not a known field"),
+        (table(title=None), "'title' is missing"),
+        (table(timeout="0"), "'timeout' is 0"),
+        ("[[exercise\n", "is not valid TOML"),
+    ],
+)
+def test_bad_metadata_names_the_field(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "exercises.toml"
+    path.write_text(text)
+    with pytest.raises(WorkbookError, match=error.replace("(", r"\(")):
+        load(path)
+
+
+def test_metadata_without_exercises_is_an_empty_list(tmp_path: Path) -> None:
+    (tmp_path / "exercises.toml").write_text("# nothing yet\n")
+    assert load(tmp_path / "exercises.toml") == []
+    assert [m.id for m in load()] == ["ex01", "ex02"]
+    assert load(ROOT / "exercises" / "exercises.toml") is not None  # the real list parses
+
+
+def test_an_unknown_id_lists_the_known_ones() -> None:
+    with pytest.raises(WorkbookError, match=r"No exercise 'ex99'\. Known: ex01, ex02"):
+        exercise("ex99")
+    assert exercise(1).id == "ex01"
+
+
+def test_what_the_workbook_machinery_started_is_stopped_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid_file = tmp_path / "pid"
+    monkeypatch.setenv("FIXTURE_PID_FILE", str(pid_file))
+    assert variant("machinery_process").verdict is Verdict.INCORRECT
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10  # the watchdog's own clean-up may also be under way
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid), "a process started through workbook._procs survived the check"

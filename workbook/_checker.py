@@ -1,0 +1,557 @@
+"""Run one exercise's tests against a tree of files, in a fresh process, and give a verdict.
+
+Three verdicts (learntools): "not attempted" (the stub still raises NotImplementedError("exNN:
+...")), "incorrect" (one sentence on what is wrong), "correct" (only on a signed record that
+every collected test passed: see _checker_plugin). Whatever the learner's code does (loops,
+exits, floods the output, starts processes), the check ends within the exercise's time limit
+and leaves no process behind; the kernel that asked is never at risk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import hmac
+import html
+import json
+import os
+import re
+import secrets
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._checker_plugin import KEY_FD_ENV, RESULTS_ENV
+from ._errors import WorkbookError
+from ._exercises import Meta, get, record_verdict
+from ._paths import ROOT, child_env
+
+OUTPUT_LIMIT = 1_000_000  # bytes of test output read; more is a flood, and the check stops it
+RECORD_LIMIT = 10_000_000  # bytes: the plugin's record is small; a bigger file is not its
+RUN_ENV = "WORKBOOK_CHECK_RUN"  # inherited by every process of one check, to find them all
+
+
+class Verdict(str, enum.Enum):
+    NOT_ATTEMPTED = "not attempted"
+    INCORRECT = "incorrect"
+    CORRECT = "correct"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code: correct 0, incorrect 1, not attempted 3."""
+        return {"correct": 0, "incorrect": 1, "not attempted": 3}[self.value]
+
+
+_STYLE = {
+    Verdict.CORRECT: ("✔", "#1a7f37"),
+    Verdict.INCORRECT: ("✘", "#cf222e"),
+    Verdict.NOT_ATTEMPTED: ("○", "#6e7781"),
+}
+
+
+@dataclass
+class CheckResult:
+    """A verdict with the sentence that explains it; renders in Jupyter and in a terminal."""
+
+    id: str
+    verdict: Verdict
+    message: str
+    details: str = ""
+    duration: float = 0.0
+    passed: int = 0
+    collected: int = 0
+    title: str = ""
+    tree: str = ""
+    hint_how: str = field(default="", repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    @property
+    def correct(self) -> bool:
+        return self.verdict is Verdict.CORRECT
+
+    def _footer(self) -> str:
+        tests = f"{self.passed} of {self.collected} tests passed" if self.collected else ""
+        parts = [p for p in (tests, f"{self.duration:.1f} s", f"files in {self.tree}") if p]
+        return "; ".join(parts)
+
+    def __str__(self) -> str:
+        mark, _ = _STYLE[self.verdict]
+        lines = [f"{mark} {self.id} {self.verdict}: {self.message}"]
+        lines += ["    " + line for line in self.details.splitlines()]
+        lines.append(f"  ({self._footer()})")
+        if not self.correct:
+            lines.append(f"  Stuck? A hint: python -m workbook hint {self.id}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        mark, colour = _STYLE[self.verdict]
+        title = f" · {html.escape(self.title)}" if self.title else ""
+        body = [
+            f"<div style='font-weight:bold;color:{colour}'>{mark} {self.id}{title}: "
+            f"{self.verdict}</div>",
+            f"<div style='margin:4px 0'>{html.escape(self.message)}</div>",
+        ]
+        if self.details:
+            body.append(
+                "<pre style='font-size:85%;background:#f6f8fa;padding:6px;margin:4px 0'>"
+                f"{html.escape(self.details)}</pre>"
+            )
+        footer = html.escape(self._footer())
+        if not self.correct:
+            footer += f' · stuck? <code>wb.exercise("{self.id}").hint()</code>'
+        body.append(f"<div style='font-size:85%;color:#666'>{footer}</div>")
+        return (
+            f"<div style='border-left:5px solid {colour};padding:6px 10px;margin:4px 0'>"
+            f"{''.join(body)}</div>"
+        )
+
+
+@dataclass
+class _Run:
+    """What one pytest process left: its exit, its output, and its verified record."""
+
+    returncode: int | None
+    output: bytes
+    timed_out: bool
+    flooded: bool
+    record: dict[str, Any] | None
+    forged: bool
+    current_test: str
+    strays: list[str]
+
+
+def check(
+    exercise_id: str | int, tree: str | Path | None = None, *, metadata: str | Path | None = None
+) -> CheckResult:
+    """Run `exercise_id`'s tests on the module in `tree` and return the verdict.
+
+    `tree` is the folder holding the module under test: by default the learner's (exercises/);
+    solutions/ for the solution; any folder for the tests of wrong answers. A relative `tree`
+    is relative to the repository root, like every path in exercises.toml. Only checks of
+    the learner's own folder are recorded in the progress file.
+    """
+    meta = get(exercise_id, metadata)
+    own = meta.file_path.parent.resolve()
+    folder = own if tree is None else (ROOT / tree).resolve()
+    if not folder.is_dir():
+        raise WorkbookError(
+            f"Cannot check {meta.id} in {folder}: no such folder.",
+            "pass the folder that holds the module under test, such as solutions/.",
+        )
+    started = time.monotonic()
+    run = _run(meta, folder)
+    verdict, message, details = _judge(meta, folder, run)
+    items, outcomes = _tally(run.record)
+    result = CheckResult(
+        id=meta.id,
+        verdict=verdict,
+        message=message,
+        details=details,
+        duration=time.monotonic() - started,
+        passed=sum(outcomes.get(i) == "passed" for i in items),
+        collected=len(items),
+        title=meta.title,
+        tree=_label(folder),
+    )
+    if folder == own:
+        record_verdict(meta.id, verdict.value)
+    return result
+
+
+def _label(path: Path | str) -> str:
+    """A path relative to the repository root when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path) -> dict[str, str]:
+    env = child_env()
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):  # the learner's shell must not steer it
+        env.pop(name, None)
+    if env.get("REDIS_URL") and env.get("REDIS_URL") == env.get("WORKBOOK_REDIS_URL"):
+        # The kernel's own Redis: its workers (running older code) would steal the check's
+        # tasks. The tests start a private one. A Redis the user named is kept.
+        env.pop("REDIS_URL")
+        env.pop("WORKBOOK_REDIS_URL")
+    inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(
+        dict.fromkeys(filter(None, [str(tree), str(ROOT), *inherited]))
+    )
+    env.update(
+        PYTHONDONTWRITEBYTECODE="1",
+        WORKBOOK_EXERCISE_ID=meta.id,
+        WORKBOOK_EXERCISE_TREE=str(tree),
+        WORKBOOK_EXERCISE_FILE=str(tree / Path(meta.file).name),
+        WORKBOOK_EXERCISE_MODULE=meta.module,
+        **{RUN_ENV: token, KEY_FD_ENV: str(key_fd), RESULTS_ENV: str(results)},
+    )
+    return env
+
+
+def _argv(meta: Meta) -> list[str]:
+    # The repository's pytest settings (testpaths, timeout, addopts) are for its own tests:
+    # an empty config (-c devnull) instead, with the root for node ids, and conftest.py files
+    # honoured from the tests' parent folder down. -s: output comes to us, where it is counted.
+    return [
+        sys.executable, "-m", "pytest", str(meta.tests_path),
+        "-p", "workbook._checker_plugin", "-p", "no:cacheprovider",
+        "-c", os.devnull, "--rootdir", str(ROOT),
+        "--confcutdir", str(meta.tests_path.parent.parent),
+        "-x", "-q", "-s", "--tb=short", "--color=no", "--no-header",
+    ]  # fmt: skip
+
+
+def _run(meta: Meta, tree: Path) -> _Run:
+    key, token = secrets.token_bytes(32), secrets.token_hex(8)
+    workdir = Path(tempfile.mkdtemp(prefix="workbook-check-"))
+    results = workdir / "results.json"
+    try:
+        read_end, write_end = os.pipe()
+        os.write(write_end, key)
+        os.close(write_end)
+        try:
+            proc = subprocess.Popen(
+                _argv(meta),
+                cwd=ROOT,
+                env=_environment(meta, tree, token, read_end, results),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, killed as one
+                pass_fds=(read_end,),
+            )
+        finally:
+            os.close(read_end)
+        strays: list[str] = []
+        try:
+            output, timed_out, flooded = _read(proc, meta.timeout)
+            if proc.poll() is not None:
+                strays = _strays(proc.pid)
+        finally:
+            _kill_everything(proc, token)
+        record, forged = _verified(results, key)
+        current = ""
+        with contextlib.suppress(OSError), open(f"{results}.current", "rb") as file:
+            current = file.read(300).decode(errors="replace")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return _Run(proc.returncode, output, timed_out, flooded, record, forged, current, strays)
+
+
+def _read(proc: subprocess.Popen, timeout: float) -> tuple[bytes, bool, bool]:
+    """Read output until the process ends, the time limit passes, or the output floods."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    output, exited_at, eof = bytearray(), None, False
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return bytes(output), True, False
+            if proc.poll() is not None:
+                exited_at = now if exited_at is None else exited_at
+                if eof or now - exited_at > 0.5:
+                    break  # done; or a stray child still holds the pipe open
+            if eof:  # the code closed its output, and runs on
+                time.sleep(0.05)
+            elif selector.select(min(deadline - now, 0.2)):
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                eof = not chunk
+                output += chunk
+                if len(output) > OUTPUT_LIMIT:
+                    return bytes(output[:OUTPUT_LIMIT]), False, True
+    return bytes(output), False, False
+
+
+def _kill_everything(proc: subprocess.Popen, token: str) -> None:
+    """SIGKILL the process group, then any process carrying this check's token (on Linux:
+    children that left the group, and what the workbook machinery started)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    _sweep(token)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _strays(pgid: int) -> list[str]:
+    """What still runs in the test process's group after it ended: left running by the code.
+
+    A short grace lets processes that were already exiting finish."""
+    deadline = time.monotonic() + 0.5
+    while True:
+        found = _group_members(pgid)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _group_members(pgid: int) -> list[str]:
+    if not os.path.isdir("/proc"):  # macOS: only whether any is left
+        try:
+            os.killpg(pgid, 0)
+        except OSError:
+            return []
+        return ["(a process)"]
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"{entry.path}/stat", encoding="utf-8", errors="replace") as file:
+                fields = file.read().rpartition(")")[2].split()
+            with open(f"{entry.path}/cmdline", "rb") as file:
+                command = file.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            members.append(f"pid {entry.name}: {command[:80]}")
+    return members
+
+
+def _sweep(token: str) -> None:
+    if not os.path.isdir("/proc"):
+        return
+    needle = f"{RUN_ENV}={token}".encode()
+    for _ in range(5):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                with open(f"{entry.path}/environ", "rb") as file:
+                    environ = file.read()
+            except OSError:
+                continue
+            if needle in environ.split(b"\0"):
+                with contextlib.suppress(OSError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found = True
+        if not found:
+            return
+        time.sleep(0.05)
+
+
+def _verified(path: Path, key: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """(record, forged): the plugin's record if its signature holds."""
+    try:
+        if path.stat().st_size > RECORD_LIMIT:
+            return None, True
+        outer = json.loads(path.read_text(encoding="utf-8"))
+        body = outer["record"].encode()
+        mac = outer["mac"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, path.exists()
+    expected = hmac.new(key, body, "sha256").hexdigest()
+    if not isinstance(mac, str) or not hmac.compare_digest(mac, expected):
+        return None, True
+    return json.loads(body), False
+
+
+def _tally(record: dict[str, Any] | None) -> tuple[list[str], dict[str, str]]:
+    if not record:
+        return [], {}
+    return list(record.get("items", [])), dict(record.get("outcomes", {}))
+
+
+# --- the verdict --------------------------------------------------------------------------
+
+
+def _judge(meta: Meta, tree: Path, run: _Run) -> tuple[Verdict, str, str]:
+    items, outcomes = _tally(run.record)
+    record = run.record or {}
+    all_passed = bool(items) and all(outcomes.get(i) == "passed" for i in items)
+    finished = not (run.timed_out or run.flooded) and run.returncode == 0
+    if record and finished and all_passed and record.get("exitstatus") == 0:
+        module_file = record.get("module_file")
+        expected = tree / Path(meta.file).name
+        if module_file and Path(module_file).resolve() != expected.resolve():
+            return (
+                Verdict.INCORRECT,
+                f"The tests imported {meta.module} from {_label(module_file)}, not from"
+                f" {_label(tree)}, so they did not test your file.",
+                "",
+            )
+        if run.strays:
+            return (
+                Verdict.INCORRECT,
+                f"The tests passed, but your code left {_plural(len(run.strays), 'process')}"
+                " running after they ended; the check stopped them. Stop what you start (wait"
+                " for it, or terminate it).",
+                "\n".join(run.strays),
+            )
+        return (
+            Verdict.CORRECT,
+            "The test passed." if len(items) == 1 else f"All {len(items)} tests passed.",
+            "",
+        )
+    failures = record.get("failures", [])
+    texts = [f.get(k) or "" for f in failures for k in ("message", "text")]
+    stub = _stub_message(meta.id, [*texts, run.output.decode(errors="replace")])
+    if stub is not None:
+        where = _label(tree / Path(meta.file).name)
+        return (
+            Verdict.NOT_ATTEMPTED,
+            f"{where} still raises NotImplementedError({stub!r}): write your code where it says"
+            f" TODO({meta.id}).",
+            "",
+        )
+    return Verdict.INCORRECT, *_explain_failure(meta, tree, run, items, outcomes)
+
+
+def _stub_message(exercise_id: str, texts: list[str]) -> str | None:
+    """The stub's message when a failure shows NotImplementedError("exNN: ...")."""
+    pattern = re.compile(rf"NotImplementedError(?::\s*|\(\s*['\"])({exercise_id}:[^\n'\"]*)")
+    for text in texts:
+        match = pattern.search(text)
+        if match:
+            return match.group(1).strip()
+    return None
+
+
+def _explain_failure(
+    meta: Meta, tree: Path, run: _Run, items: list[str], outcomes: dict[str, str]
+) -> tuple[str, str]:
+    tail = _tail(run.output.decode(errors="replace"))
+    if run.timed_out:
+        where = f"during {_test_name(run.current_test)}" if run.current_test else "while loading"
+        return (
+            f"The check did not finish within {meta.timeout:g} s (the time limit of {meta.id}),"
+            f" so it was stopped {where}. Look for an endless loop, or a wait with no time-out.",
+            "",
+        )
+    if run.flooded:
+        return (
+            f"Your code printed more than {OUTPUT_LIMIT // 1_000_000} MB of output, so the check"
+            " stopped it. Look for a print() in a loop.",
+            "",
+        )
+    if run.forged:
+        return (
+            "The test results could not be verified: the results file was changed after the"
+            " tests wrote it, so this cannot count. Does your code write to files it does not"
+            " own?",
+            "",
+        )
+    record = run.record
+    if record is None:
+        return (
+            f"The tests stopped before reporting results (the test process exited with code"
+            f" {run.returncode}). Does your code call sys.exit() or os._exit(), or end its own"
+            " process?",
+            tail,
+        )
+    failures = record.get("failures", [])
+    failed = [f for f in failures if f.get("outcome") == "failed"]
+    if failed:
+        return _explain(meta, tree, failed[0])
+    if not items:
+        skipped = next((f.get("text", "") for f in failures if f.get("outcome") == "skipped"), "")
+        if skipped:
+            reason = re.search(r"Skipped: ([^'\"]*)", skipped)
+            because = f" ({reason.group(1).strip()})" if reason else ""
+            return f"The tests were skipped{because}; a skipped test shows nothing works.", ""
+        return f"No tests were found in {meta.tests}, so nothing shows your code works.", tail
+    for item in items:
+        outcome = outcomes.get(item, "not run")
+        if outcome != "passed":
+            reason = next((f.get("text", "") for f in failures if f["nodeid"] == item), "")
+            return (
+                f"{_test_name(item)} was {outcome}, so the exercise cannot count as correct.",
+                reason,
+            )
+    return f"The test run failed (pytest exit status {record.get('exitstatus')}).", tail
+
+
+def _explain(meta: Meta, tree: Path, failure: dict[str, Any]) -> tuple[str, str]:
+    """One sentence for one failure; the learner's own frames as details when they crashed."""
+    kind, message = failure.get("type") or "", failure.get("message") or ""
+    name, learner = failure.get("name"), _relative_paths(failure.get("learner") or "")
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    test = _test_name(failure["nodeid"]) if failure.get("when") != "collect" else ""
+    during = f"during {test}" if test else "while being imported"
+    if kind == "SystemExit":
+        return (
+            f"Your code called sys.exit({failure.get('code')}) {during}: a module or function"
+            " must not end the process. Return a value or raise an exception instead.",
+            learner,
+        )
+    if kind in ("SyntaxError", "IndentationError", "TabError") and learner:
+        line = re.search(r"line (\d+)", learner)
+        at = f" at line {line.group(1)}" if line else ""
+        return f"Your file has a syntax error{at}: {first.split(' (')[0]}.", learner
+    if kind == "ModuleNotFoundError" and name == meta.module:
+        return (
+            f"There is no {Path(meta.file).name} in {_label(tree)}, where the tests import it"
+            f" from. Restore it with `python -m workbook reset {meta.id}`.",
+            "",
+        )
+    if kind == "ModuleNotFoundError" and learner:
+        return f"Your file imports {name!r}, which is not installed here.", learner
+    missing = re.search(r"cannot import name '(\w+)'", message) if name == meta.module else None
+    missing = missing or re.search(rf"module '{meta.module}' has no attribute '(\w+)'", message)
+    if missing:
+        return (
+            f"Your file has no {missing.group(1)!r}, which the tests use. Did you rename or"
+            " delete it? Keep the names the stub gave you.",
+            "",
+        )
+    if learner:
+        return (
+            f"Your code raised {kind}: {first}" if first else f"Your code raised {kind}.",
+            learner,
+        )
+    if kind == "AssertionError" and message and not message.startswith("assert "):
+        sentence = message.split("\nassert ")[0].strip()
+        head, _, rest = sentence.partition("\n")
+        return _short(head), _tail(rest)
+    text = failure.get("text") or ""
+    if kind:
+        return _short(f"{test or 'Loading the tests'} failed with {kind}: {first}"), _tail(text)
+    return _short(f"{test or 'Loading the tests'} failed."), _tail(text)
+
+
+def _plural(count: int, noun: str) -> str:
+    return (
+        f"{count} {noun}"
+        if count == 1
+        else f"{count} {noun}es"
+        if noun.endswith("s")
+        else f"{count} {noun}s"
+    )
+
+
+def _test_name(nodeid: str) -> str:
+    return nodeid.rpartition("::")[2] or nodeid
+
+
+def _short(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    kept = [line[:300] for line in text.strip().splitlines()[-lines:]]
+    return "\n".join(kept)
+
+
+def _relative_paths(text: str) -> str:
+    return text.replace(f"{ROOT}{os.sep}", "")
