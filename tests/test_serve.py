@@ -93,6 +93,23 @@ def test_an_app_from_a_cell_cannot_go_to_a_process_and_the_error_says_why():
     assert "__main__" in str(error.value) and "module" in str(error.value)
 
 
+def test_logs_survive_a_learners_own_uvicorn_run(capsys):
+    import uvicorn
+
+    with pytest.raises(RuntimeError):  # what a learner sees in a kernel; here, in a loop
+        import asyncio
+
+        async def inside_a_running_loop():
+            uvicorn.run(make_app(), port=1)
+
+        asyncio.run(inside_a_running_loop())
+    api = wb.serve(make_app())
+    api.client.get("/ping")
+    assert '"GET /ping HTTP/1.1" 200' in api.logs()
+    api.stop()
+    assert "GET /ping" not in capsys.readouterr().err, "log lines leaked into the output"
+
+
 def test_startup_failure_in_a_thread_is_reported():
     from contextlib import asynccontextmanager
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import socket
 import sys
 import threading
@@ -67,6 +68,18 @@ class _Served:
         return f"<{type(self).__name__} {self.name} at {self.url}>"
 
 
+def _reset_uvicorn_logging() -> None:
+    """Undo what a `uvicorn.run()` tried in this kernel left behind (its logging config
+    prints every log line into the cells and keeps access lines from `.logs()`)."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if not isinstance(handler, LogBuffer):
+                logger.removeHandler(handler)
+        if name != "uvicorn":
+            logger.propagate = True
+
+
 class ThreadServer(_Served):
     """uvicorn.Server in a thread of this kernel. Stop with `.stop()`."""
 
@@ -81,6 +94,7 @@ class ThreadServer(_Served):
         self.thread = threading.Thread(
             target=self._run, args=(sock,), name=f"uvicorn {name}", daemon=True
         )
+        _reset_uvicorn_logging()
         self._buffer = LogBuffer(
             ("uvicorn",), accept=lambda record: record.thread == self.thread.ident
         )

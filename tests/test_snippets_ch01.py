@@ -1,0 +1,151 @@
+"""Chapter 01's app snippets, each through a real served app over HTTP (TestClient only where
+TestClient itself is the subject). Timings hold at any DEMO_TIME_SCALE."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+import workbook as wb
+from app_snippets import bg_blocking, bg_dependencies, bg_failures, bg_timing
+from app_snippets.settings import seconds
+
+TASK = seconds(2)  # the tasks of bg_timing, bg_blocking and bg_dependencies
+
+
+def fresh_connections(api) -> httpx.Client:
+    """A client that connects anew for each request: when a background task raises, uvicorn
+    closes the connection the task ran on, and a kept-alive one could fail the next request."""
+    return httpx.Client(base_url=api.url, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def wait_until(condition: Callable[[], object], timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+    return result
+
+
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def test_response_comes_before_the_task_finishes():
+    api = wb.serve(bg_timing.app)
+    sent = time.time()
+    response = api.client.post("/invoices")
+    answered = time.time() - sent
+    assert response.status_code == 202
+    path = f"/invoices/{response.json()['id']}"
+    record = wait_until(lambda: api.client.get(path).json().get("task_finished_at"), 3 * TASK + 5)
+    assert answered < TASK / 2
+    assert record - sent >= TASK * 0.95
+
+
+def ping_waits(api, kind: str, count: int = 5) -> list[float]:
+    """Start task `kind`, then time `count` /ping calls spread over the task's duration."""
+    clients = [httpx.Client(base_url=api.url) for _ in range(count)]
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda client: client.get("/ping"), clients))  # connect first
+        assert api.client.post(f"/tasks/{kind}").status_code == 202
+        started = time.perf_counter()
+
+        def ping(index: int) -> float:
+            time.sleep(max(0.0, started + index * TASK / count - time.perf_counter()))
+            return timed(lambda: clients[index].get("/ping"))
+
+        waits = list(pool.map(ping, range(count)))
+    for client in clients:
+        client.close()
+    return waits
+
+
+def test_only_the_blocking_async_task_stalls_the_server():
+    api = wb.serve(bg_blocking.app)
+    for kind in bg_blocking.TASKS:
+        waits = ping_waits(api, kind)
+        wait_until(lambda kind=kind: kind in api.client.get("/tasks/finished").json(), 3 * TASK + 5)
+        if kind == "blocking":
+            assert max(waits) > TASK / 2, f"{kind}: {waits}"
+        else:
+            assert max(waits) < TASK / 2, f"{kind}: {waits}"
+    assert api.client.post("/tasks/nope").status_code == 404
+
+
+def test_a_failing_task_stops_the_rest_and_the_client_got_200():
+    api = wb.serve(bg_failures.app)
+    email = f"{uuid.uuid4().hex[:6]}@example.com"
+    with fresh_connections(api) as client:
+        assert client.post("/signup", params={"email": email}).status_code == 200
+        wait_until(lambda: "CRM API answered 503" in api.logs(), 5)
+        assert client.get(f"/signup/{email}/tasks").json() == ["send_welcome_email"]
+
+
+def test_sigkill_loses_running_tasks_and_sigterm_lets_them_finish(redis_server):
+    from app_snippets import bg_crash
+
+    store = redis_server.client()
+    api = wb.serve("app_snippets.bg_crash:app", process=True)
+    for stop, expected in ((api.kill, "running"), (api.terminate, "done")):
+        if not api.alive():
+            api.restart()
+        store.delete(bg_crash.EXPORTS_KEY)
+        for _ in range(3):
+            assert api.client.post("/exports").status_code == 202
+        wait_until(
+            lambda: list(store.hgetall(bg_crash.EXPORTS_KEY).values()) == ["running"] * 3,
+            5 + 3 * TASK,
+        )
+        stop()
+        assert not api.alive()
+        time.sleep(seconds(3) + 0.2)  # longer than the task: nothing more will change
+        assert list(store.hgetall(bg_crash.EXPORTS_KEY).values()) == [expected] * 3, stop
+    assert "Waiting for background tasks to complete" in api.logs()
+    api.stop()
+
+
+def test_testclient_runs_tasks_before_returning_and_reraises_their_errors():
+    with TestClient(bg_timing.app) as client:
+        assert timed(lambda: client.post("/invoices")) >= TASK * 0.95
+    with TestClient(bg_failures.app) as client, pytest.raises(ConnectionError, match="503"):
+        client.post("/signup", params={"email": "test@example.com"})
+
+
+def test_yield_dependency_sessions_and_background_tasks():
+    api = wb.serve(bg_dependencies.app)
+    client = fresh_connections(api)
+
+    def order(path: str) -> tuple[str, int]:
+        order_id = client.post(path).json()["order"]
+        return order_id, client.get("/sessions/open").json()
+
+    def rows(order_id: str) -> list[str]:
+        return client.get(f"/orders/{order_id}/rows").json()
+
+    # Request scope (the default): the task can use the session, which stays open meanwhile.
+    order_id, open_during_task = order("/orders/request-scope")
+    assert open_during_task == 1
+    wait_until(lambda: len(rows(order_id)) == 2, 3 * TASK + 5)
+    wait_until(lambda: client.get("/sessions/open").json() == 0, 5)
+
+    # Function scope: closed before the task runs, which fails.
+    order_id, open_during_task = order("/orders/function-scope")
+    assert open_during_task == 0
+    wait_until(lambda: "SessionClosedError" in api.logs(), 3 * TASK + 5)
+    assert rows(order_id) == [f"order {order_id}: placed"]
+
+    # The fix: the task opens its own session, only for its write.
+    order_id, open_during_task = order("/orders")
+    assert open_during_task == 0
+    wait_until(lambda: len(rows(order_id)) == 2, 3 * TASK + 5)
+    assert client.get("/sessions/open").json() == 0
+    client.close()
