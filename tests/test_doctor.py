@@ -31,6 +31,13 @@ def test_a_version_mismatch_fails_with_the_fix(monkeypatch, capsys):
     assert "FAIL" in out and "fastapi" in out and "make install" in out
 
 
+def test_a_dead_redis_url_of_the_users_fails_with_the_fix(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    checks = {c.name: c for c in _doctor.run_checks()}
+    assert not checks["your REDIS_URL"].ok
+    assert "unset REDIS_URL" in checks["your REDIS_URL"].fix
+
+
 def test_redis_that_cannot_start_is_a_failed_row_not_a_crash(monkeypatch, capsys):
     def broken():
         raise FileNotFoundError("valkey-server")

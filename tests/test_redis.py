@@ -53,6 +53,16 @@ def test_dead_redis_gives_an_error_naming_it_within_5_seconds(redis_server):
     wb.start_redis()  # leave a live one for the next test
 
 
+def test_an_app_imported_before_start_redis_is_named_as_the_cause(redis_server):
+    from celery import Celery
+
+    too_early = Celery("too_early", broker=f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(wb.WorkbookError) as error:
+        wb.celery_worker(too_early)
+    assert "imported before wb.start_redis()" in str(error.value)
+    assert "restart the kernel" in str(error.value)
+
+
 def test_a_users_redis_url_is_used_and_nothing_started(monkeypatch):
     other = _launch(free_port(), "users-own-password-123")
     try:

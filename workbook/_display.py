@@ -48,14 +48,22 @@ def _source_of(target: Any, name: str | None) -> tuple[str, str, int]:
 
 
 def _pick(text: str, name: str, path: Path) -> tuple[str, int]:
-    """Only the definition called `name` (with its decorators) from a module's text."""
-    for node in ast.walk(ast.parse(text)):
-        definition = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-        if isinstance(node, definition) and node.name == name:
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    """Only the definition of `name` from a module's text: a function or class with its
+    decorators, or a top-level assignment such as `Session = Annotated[...]`."""
+    tree = ast.parse(text)
+    for node in [*ast.walk(tree), *tree.body]:
+        start = None
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == name:
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                start = node.lineno
+        if start is not None:
             lines = text.splitlines(keepends=True)[start - 1 : node.end_lineno]
             return "".join(lines), start
-    raise WorkbookError(f"No function or class {name!r} in {path.name}.", "check the spelling.")
+    raise WorkbookError(f"Nothing called {name!r} in {path.name}.", "check the spelling.")
 
 
 def show(target: Any, name: str | None = None) -> None:
@@ -65,7 +73,8 @@ def show(target: Any, name: str | None = None) -> None:
     """
     text, label, first = _source_of(target, name)
     last = first + text.count("\n") - (1 if text.endswith("\n") else 0)
-    header = f"{label}, lines {first}-{last}" if name or first > 1 else label
+    lines = f"line {first}" if first == last else f"lines {first}-{last}"
+    header = f"{label}, {lines}" if name or first > 1 else label
     if in_notebook():
         from IPython.display import HTML, Code, display
 

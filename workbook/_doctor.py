@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import operator
+import os
 import platform
 import re
 import secrets
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
+from pathlib import Path
 
 from ._display import table
 from ._paths import ROOT
@@ -37,7 +39,7 @@ class Check:
 
 def _python() -> tuple[bool, str, str]:
     version = sys.version_info[:2]
-    found = f"Python {platform.python_version()} at {sys.executable}"
+    found = f"Python {platform.python_version()} in {Path(sys.prefix).name}"
     if version < (3, 10):
         return False, found, "install Python 3.11 or 3.12 and run `make clean install`."
     if version not in TESTED_PYTHONS:
@@ -77,31 +79,43 @@ def _versions() -> tuple[bool, str, str]:
             wrong.append(f"{name} {have} (locked {want})")
     if wrong:
         return False, f"{len(wrong)} differ: " + ", ".join(wrong[:5]), "run `make install`."
-    core = ("fastapi", "uvicorn", "celery", "rq", "dramatiq", "redis")
-    return (
-        True,
-        f"{len(pins)} packages as locked; "
-        + ", ".join(f"{n} {pins[n]}" for n in core if n in pins),
-        "",
-    )
+    core = ("fastapi", "celery", "rq", "dramatiq")
+    shown = ", ".join(f"{n} {pins[n]}" for n in core if n in pins)
+    return True, f"all {len(pins)} as locked ({shown})", ""
 
 
 def _kernel() -> tuple[bool, str, str]:
     from jupyter_client.kernelspec import KernelSpecManager
 
     argv = KernelSpecManager().get_kernel_spec("python3").argv
-    found = f"kernel python3 runs {argv[0]}"
+    found = f"'python3' runs {Path(argv[0]).parent.parent.name}/bin/{Path(argv[0]).name}"
     same = argv[0] in ("python", "python3", "{python}") or _same_file(argv[0], sys.executable)
     fix = "open JupyterLab with `make lab` (it sets JUPYTER_PREFER_ENV_PATH=1)."
     return same, found, "" if same else fix
 
 
 def _same_file(a: str, b: str) -> bool:
-    from pathlib import Path
-
     with contextlib.suppress(OSError):
         return Path(a).resolve() == Path(b).resolve() or Path(a).parent == Path(b).parent
     return False
+
+
+def _users_redis() -> tuple[bool, str, str]:
+    """REDIS_URL, when the user set one, is the Redis every notebook will use: check it."""
+    import redis
+
+    from ._redis import _safe, ping
+
+    url = os.environ["REDIS_URL"]
+    try:
+        ping(url)
+    except redis.RedisError as exc:
+        return (
+            False,
+            f"REDIS_URL={_safe(url)} does not answer ({exc})",
+            ("start that server, or unset REDIS_URL so that the workbook starts its own."),
+        )
+    return True, f"REDIS_URL={_safe(url)} answers; the notebooks will use it", ""
 
 
 @contextlib.contextmanager
@@ -212,6 +226,9 @@ def run_checks() -> list[Check]:
             "a firewall may block 127.0.0.1; see README, Troubleshooting.",
         ),
     ]
+    users = os.environ.get("REDIS_URL")
+    if users and users != os.environ.get("WORKBOOK_REDIS_URL"):  # not one the workbook started
+        checks.append(_run("your REDIS_URL", _users_redis, "unset REDIS_URL."))
     started = time.perf_counter()
     try:
         with _private_redis() as url:
@@ -239,16 +256,19 @@ def _redis_found(url: str) -> str:
     info = redis.Redis.from_url(url).info("server")
     name = "Valkey" if "valkey_version" in info else "Redis"
     version = info.get("valkey_version") or info.get("redis_version")
-    return f"{name} {version} from the {source} ({binary})"
+    return f"{name} {version}: {Path(binary).name} from the {source}"
 
 
 def _print(checks: list[Check]) -> None:
     rows = [
-        {"check": c.name, "ok": "ok" if c.ok else "FAIL", "found": c.found, "fix": c.fix,
-         "time": f"{c.seconds:.2f} s"}
+        {"check": c.name, "status": "ok" if c.ok else "FAIL", "found": c.found, "fix": c.fix,
+         "time": f"{c.seconds:.1f} s"}
         for c in checks
     ]  # fmt: skip
-    table(rows, ["check", "ok", "found", "fix", "time"])
+    columns = ["check", "status", "found", "time"]
+    if not all(c.ok for c in checks):
+        columns.insert(3, "fix")
+    table(rows, columns)
     failed = [c.name for c in checks if not c.ok]
     total = sum(c.seconds for c in checks)
     verdict = f"; failed: {', '.join(failed)}" if failed else "; ready for the workbook."

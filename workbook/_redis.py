@@ -66,6 +66,15 @@ def require(url: str | None = None, who: str = "This") -> None:
         ping(url)
     except redis.RedisError as exc:
         ours = os.environ.get(_OURS) == url
+        workbook_url = os.environ.get(_OURS)
+        if workbook_url and not ours and os.environ.get("REDIS_URL") == workbook_url:
+            raise WorkbookError(
+                f"{who} is configured for Redis at {_safe(url)}, which does not answer, but the"
+                f" workbook's Redis is at {_safe(workbook_url)}: the module that made the app"
+                " was most likely imported before wb.start_redis() set REDIS_URL.",
+                "restart the kernel and run wb.start_redis() before importing the module (or"
+                " reload it: importlib.reload(module)).",
+            ) from None
         raise WorkbookError(
             f"Redis at {_safe(url)} does not answer ({exc}).",
             "the server started by wb.start_redis() has stopped: run `wb.start_redis()` again."
@@ -119,7 +128,9 @@ class RedisServer:
             del os.environ["REDIS_URL"]
 
     def __repr__(self) -> str:
-        pid = f" pid {self.pid}" if self.process else ""
+        pid = ""
+        if self.process:
+            pid = f" pid {self.pid}" + ("" if self.process.alive() else " (stopped)")
         return f"<Redis {_safe(self.url)} from {self.source}{pid}>"
 
 
