@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from kernels import group_members, living, run_json, start_kernel
 
+from workbook._watchdog import descendants
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 START_EVERYTHING = """
@@ -22,6 +24,14 @@ workers = [
     wb.rq_worker(serializer="json", process=True),
     wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process=True),
 ]
+import time, rq, redis as redis_py
+from rq.serializers import JSONSerializer
+# A job in progress: RQ's work horse runs it in a process group of its own.
+connection = redis_py.Redis.from_url(redis.url)
+queue = rq.Queue("default", connection=connection, serializer=JSONSerializer)
+job = queue.enqueue("time.sleep", 60)
+while job.get_status(refresh=True) != "started":
+    time.sleep(0.05)
 import workbook._watchdog as watchdog
 from workbook._paths import runtime_dir
 print(json.dumps({"groups": [redis.pid, api.pid] + [w.pid for w in workers],
@@ -46,6 +56,9 @@ def test_every_child_is_gone_when_the_kernel_goes(how):
         children = group_members(groups)
         # Redis, uvicorn, 3 workers, plus celery's 2 pool processes and dramatiq's worker.
         assert len(children) >= 8, f"expected the workers' children too, found {children}"
+        horses = set().union(*(descendants(pid) for pid in groups)) - children
+        assert horses, "RQ's work horse (its own process group) should be running the job"
+        children |= horses
         everything = children | {started["watchdog"]}
         assert living(everything) == everything
         if how == "sigkill":

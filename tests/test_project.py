@@ -18,7 +18,9 @@ else:
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = {
-    "WorkbookError", "celery_worker", "doctor", "dramatiq_worker", "exercise", "rq_worker",
+    "WorkbookError", "celery_worker", "doctor", "dramatiq_worker", "exercise", "flower",
+    "rq_cron",
+    "rq_worker",
     "serve", "show", "start_redis", "stop_all",
 }  # fmt: skip
 
@@ -86,6 +88,15 @@ def _marker_holds(marker: str, python: str) -> bool:
          "platform_system": "Linux", "implementation_name": "cpython",
          "platform_python_implementation": "CPython", "os_name": "posix"}
     )  # fmt: skip
+
+
+def test_readme_lists_every_exercise_as_the_metadata_does():
+    from workbook._exercises import load
+
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (ex\d\d) \| (\d\d) \| (.+?) \| `(.+?)` \|$", readme, re.M)
+    expected = [(m.id, Path(m.notebook).name[:2], m.title, m.file) for m in load()]
+    assert rows == expected, "the README's exercise table differs from exercises/exercises.toml"
 
 
 def test_ci_runs_the_readme_test_command():

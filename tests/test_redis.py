@@ -27,6 +27,13 @@ def test_start_gives_a_private_loopback_server(redis_server):
         redis.Redis(port=int(redis_server.url.rsplit(":", 1)[1].split("/")[0])).ping()
 
 
+def test_client_selects_a_database_through_the_url(redis_server):
+    redis_server.client(db=3).set("where", "db3")
+    assert redis_server.client(db=3).get("where") == "db3"
+    assert redis_server.client().get("where") is None
+    assert redis_server.url_for(3).endswith("/3")
+
+
 def test_second_call_returns_the_running_server(redis_server):
     again = wb.start_redis()
     assert again is redis_server

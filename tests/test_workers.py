@@ -121,3 +121,72 @@ def test_stop_all_stops_every_worker_and_server(redis_server):
     wb.stop_all()
     assert not any(w.alive() for w in workers) and not api.alive()
     assert not redis_server.alive()
+
+
+def test_rq_work_horse_is_killed_with_its_worker(redis_server):
+    from workbook._watchdog import descendants
+
+    worker = wb.rq_worker(serializer="json", process=True)
+    job = quickstart_rq.queue().enqueue("time.sleep", 60)
+    deadline = time.monotonic() + 10
+    while job.get_status(refresh=True) != "started":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    below = descendants(worker.pid)
+    assert below, "the work horse should run below the worker"
+    worker.kill()
+    time.sleep(0.5)
+    from kernels import living
+
+    assert not living(below), "the work horse outlived its worker"
+    worker.stop()
+
+
+def test_replaced_dramatiq_thread_worker_leaves_no_consumer_behind(redis_server):
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+
+    broker = RedisBroker(url=redis_server.url)
+    done: list[int] = []
+    first = wb.dramatiq_worker(broker)
+    wb.dramatiq_worker(broker)  # replaces the first
+    assert not first.worker.consumers or all(
+        not c.is_alive() for c in first.worker.consumers.values()
+    )
+
+    @dramatiq.actor(broker=broker, queue_name=f"late-{time.monotonic_ns()}")
+    def record(n: int) -> None:
+        done.append(n)
+
+    for n in range(10):
+        record.send(n)
+    broker.join(record.queue_name, timeout=10_000)
+    assert sorted(done) == list(range(10)), "a stopped worker's consumer took messages"
+    wb.stop_all()
+
+
+def test_dramatiq_thread_worker_enforces_time_limits(redis_server):
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+    broker = RedisBroker(url=redis_server.url)
+    outcome: list[str] = []
+
+    @dramatiq.actor(broker=broker, time_limit=300, max_retries=0, queue_name="limited")
+    def slow() -> None:
+        try:
+            for _ in range(100):
+                time.sleep(0.05)
+            outcome.append("finished")
+        except TimeLimitExceeded:
+            outcome.append("stopped")
+            raise
+
+    wb.dramatiq_worker(broker)
+    slow.send()
+    deadline = time.monotonic() + 10
+    while not outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outcome == ["stopped"], "time_limit was not enforced in the thread worker"
+    wb.stop_all()

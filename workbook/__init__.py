@@ -10,9 +10,11 @@ from ._doctor import doctor
 from ._dramatiq import dramatiq_worker
 from ._errors import WorkbookError
 from ._exercises import exercise
+from ._flower import flower
 from ._redis import start_redis
 from ._registry import stop_all
 from ._rq import rq_worker
+from ._rq_cron import rq_cron
 from ._serve import serve
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "doctor",
     "dramatiq_worker",
     "exercise",
+    "flower",
+    "rq_cron",
     "rq_worker",
     "serve",
     "show",

@@ -109,4 +109,7 @@ def celery_worker(
         argv = [sys.executable, "-m", "celery", "-A", target, "worker", *cli_flags(flags)]
         return ProcessWorker("celery", target, argv, _celery_ready)
 
-    return _registry.replace(key("celery", str(target)), start)
+    # Two Celery workers in threads of one process share Celery's global timer: the second
+    # never runs countdown or retry tasks. So one thread worker at a time replaces the last.
+    slot = str(target) if process else "thread worker"
+    return _registry.replace(key("celery", slot), start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import threading
 from typing import Any
 
 import dramatiq
@@ -38,6 +39,18 @@ def _broker_url(broker: dramatiq.Broker) -> str | None:
     return f"redis://{auth}{host}:{port}/{kwargs.get('db', 0)}"
 
 
+def _start_time_limits(broker: dramatiq.Broker) -> None:
+    """Start the TimeLimit middleware's watchdog thread, which the CLI starts at process boot
+    (a plain dramatiq.Worker never boots the process, so `time_limit` would go unenforced)."""
+    from dramatiq.middleware import TimeLimit
+
+    for middleware in broker.middleware:
+        manager = getattr(middleware, "manager", None)
+        is_thread = isinstance(manager, threading.Thread)
+        if isinstance(middleware, TimeLimit) and is_thread and manager.ident is None:
+            manager.start()  # (a thread can be started only once)
+
+
 class DramatiqThreadWorker:
     """dramatiq.Worker in threads of the kernel: what the CLI runs in each of its processes."""
 
@@ -50,6 +63,7 @@ class DramatiqThreadWorker:
         options.setdefault("worker_timeout", 100)
         self.worker = dramatiq.Worker(broker, worker_threads=threads, **options)
         self.worker.start()
+        _start_time_limits(broker)
         logging.getLogger("dramatiq.workbook").info(
             "Worker started in this kernel: %d threads, queues %s",
             threads,
@@ -67,6 +81,11 @@ class DramatiqThreadWorker:
 
     def stop(self) -> None:
         self.worker.stop(timeout=10_000)
+        # The worker leaves a middleware on the broker that adds a consumer for every queue
+        # declared later; a stopped worker's consumer would take messages and never run them.
+        self.broker.middleware[:] = [
+            m for m in self.broker.middleware if getattr(m, "worker", None) is not self.worker
+        ]
         self._buffer.detach()
         _registry.forget(self)
 
@@ -103,5 +122,10 @@ def dramatiq_worker(
     url = _broker_url(broker)
     if url:
         require(url, "The Dramatiq worker")
-    name = broker_or_module if isinstance(broker_or_module, str) else type(broker).__name__
+    # Each broker object is its own worker; a re-run cell reuses the module's broker object.
+    name = (
+        broker_or_module
+        if isinstance(broker_or_module, str)
+        else f"{type(broker).__name__} {id(broker):x}"
+    )
     return _registry.replace(key("dramatiq", name), lambda: DramatiqThreadWorker(broker, **options))

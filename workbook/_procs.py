@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import time
@@ -78,10 +77,9 @@ class ChildProcess:
         raise WorkbookError(f"{what} (not ready after {timeout:.0f} s; stopped it)", fix, logs)
 
     def signal_group(self, sig: int) -> None:
-        if self.popen is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, sig)
+        """Signal the child's process group and any descendant that left it."""
+        if self.popen is not None:
+            _watchdog.kill_tree(self.popen.pid, sig)
 
     def kill(self) -> None:
         """SIGKILL the whole group at once: for crash demos, and the last resort of stop()."""

@@ -104,11 +104,19 @@ class RedisServer:
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
-    def client(self, **kwargs: object) -> redis.Redis:
-        """A redis-py client with short time-outs: a dead server is an error, not a hang."""
+    def client(self, db: int | None = None, **kwargs: object) -> redis.Redis:
+        """A redis-py client with short time-outs: a dead server is an error, not a hang.
+
+        db= selects a database through the URL: `Redis.from_url(url, db=1)` would
+        silently keep the URL's database 0.
+        """
         options = {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 2}
         options.update(kwargs)
-        return redis.Redis.from_url(self.url, **options)
+        return redis.Redis.from_url(self.url_for(db) if db is not None else self.url, **options)
+
+    def url_for(self, db: int) -> str:
+        """The same server's URL for database `db` (each demo can have its own)."""
+        return self.url.rsplit("/", 1)[0] + f"/{db}"
 
     def alive(self) -> bool:
         try:

@@ -9,6 +9,7 @@ then removes the kernel's run-time folder (logs, Redis' working directory).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -52,7 +53,31 @@ def forget(pgid: int) -> None:
     _send(f"-{pgid}")
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, also those that left its process group (RQ puts each work
+    horse in a group of its own, so a kill of the worker's group alone would miss it)."""
+    import psutil
+
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def kill_tree(pid: int, sig: int) -> None:
+    """Signal the process group led by `pid` and every descendant outside it."""
+    for target in descendants(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(target, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
 def _kill_groups(groups: set[int]) -> None:
+    strays = set().union(*(descendants(pgid) for pgid in groups)) if groups else set()
+    for pid in strays:  # first, while we can still see who they belong to
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pgid in list(groups):
             try:

@@ -106,3 +106,33 @@ def serve() -> Iterator[Callable[[Any], Served]]:
     for served in started:
         served.client.close()
         served.handle.stop()
+
+
+class DramatiqWorker:
+    """A Dramatiq worker in threads of the test process; failures quote its log."""
+
+    def __init__(self, broker: Any, threads: int) -> None:
+        self.handle = wb.dramatiq_worker(broker, threads=threads)
+
+    def raw_log(self) -> str:
+        return self.handle.logs(500)
+
+    def log(self) -> str:
+        """The worker's recent log lines, library frames left out (your tracebacks stay)."""
+        lines = _without_library_frames(self.raw_log().splitlines())
+        return "Worker log (most recent last):\n" + ("\n".join(lines[-40:]) or "(empty)")
+
+
+@pytest.fixture
+def dramatiq_worker(redis_server) -> Iterator[Callable[..., DramatiqWorker]]:
+    """`dramatiq_worker(broker)` runs a real Dramatiq worker (threads) for this test."""
+    started: list[DramatiqWorker] = []
+
+    def start(broker: Any, threads: int = 2) -> DramatiqWorker:
+        worker = DramatiqWorker(broker, threads)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.handle.stop()

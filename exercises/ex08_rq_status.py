@@ -1,0 +1,69 @@
+"""Exercise 08: a JSON job with bounded retries, behind a status endpoint.
+
+POST /rates/{currency} enqueues a job that asks an exchange-rate provider for a rate. The
+provider is down now and then (ConnectionError), and it rejects currencies it does not
+know (ValueError). The client gets a job id at once and follows the job through
+GET /jobs/{job_id}.
+
+Three things are missing:
+1. The worker that runs these jobs uses JSON (`rq worker -S json`), as a worker should:
+   the queue must store its jobs as JSON too.
+2. A job that fails is never tried again, even when the provider was down for a moment.
+   Retry it, but at most 3 times (4 attempts in all): a job that can never succeed must
+   end as failed.
+3. GET /jobs/{job_id} does not exist yet.
+
+Check your work: `wb.exercise("ex08").check()` in the notebook, or
+`python -m workbook check ex08` in a terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from redis import Redis
+from rq import Queue
+
+from app_snippets.settings import redis_url
+
+QUEUE = "ex08-rates"
+RATES = {"EUR": 1.0, "USD": 1.08, "JPY": 163.2}
+
+app = FastAPI(title="Exchange rates")
+
+
+def redis() -> Redis:
+    return Redis.from_url(redis_url())
+
+
+def queue() -> Queue:
+    # TODO(ex08): store the jobs as JSON, as the worker expects.
+    return Queue(QUEUE, connection=redis())
+
+
+def fetch_rate(currency: str) -> float:
+    """The job: one call to the provider. Do not change it."""
+    with redis() as client:
+        attempt = client.incr(f"ex08:attempts:{currency}")
+        outage = int(client.get("ex08:outage") or 0)  # the provider's next `outage` calls fail
+    if attempt <= outage:
+        raise ConnectionError(f"rate provider unreachable (attempt {attempt})")
+    if currency not in RATES:
+        raise ValueError(f"unknown currency {currency!r}")
+    return RATES[currency]
+
+
+@app.post("/rates/{currency}", status_code=202)
+def refresh_rate(currency: str) -> dict[str, str]:
+    # TODO(ex08): retry a failed job, at most 3 times.
+    job = queue().enqueue(fetch_rate, currency)
+    return {"job_id": job.id}
+
+
+@app.get("/jobs/{job_id}")
+def job_status(job_id: str) -> dict[str, Any]:
+    # TODO(ex08): answer {"job_id": ..., "status": ...} from the job in Redis, with
+    # "result" once the job finished and "error" (the last line of its traceback) once it
+    # failed. An id that RQ does not know is a 404.
+    raise NotImplementedError("ex08: write the job status endpoint")

@@ -1,0 +1,96 @@
+"""Exercise 09: a report pipeline with `depends_on`.
+
+POST /reports enqueues three jobs: fetch the day's orders, total them, publish the total.
+Each step reads the result of the step before it (its *dependency*). The client gets a
+report id and follows the report through GET /reports/{report_id}.
+
+Today the three jobs are enqueued independently: the second and third have no
+dependency to read, and nothing stops them when the first one fails. And when a step
+fails, GET /reports/{report_id} has no way to say so.
+
+Check your work: `wb.exercise("ex09").check()` in the notebook, or
+`python -m workbook check ex09` in a terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+from redis import Redis
+from rq import Queue, get_current_job
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from app_snippets.settings import redis_url
+
+QUEUE = "ex09-reports"
+STEPS = ("fetch_orders", "total_orders", "publish_total")
+
+app = FastAPI(title="Daily reports")
+
+
+def redis() -> Redis:
+    return Redis.from_url(redis_url())
+
+
+def queue() -> Queue:
+    return Queue(QUEUE, connection=redis(), serializer=JSONSerializer)
+
+
+# The three steps. Do not change them.
+
+
+def fetch_orders(day: str) -> list[int]:
+    if day.startswith("closed"):
+        raise LookupError(f"no orders on {day}: the shop was closed")
+    return [1250, 899, 4100]
+
+
+def previous_result() -> Any:
+    job = get_current_job()
+    if job is None or job.dependency is None:
+        raise RuntimeError("this step has no dependency: it cannot read the previous result")
+    return job.dependency.return_value()
+
+
+def total_orders() -> int:
+    return sum(previous_result())
+
+
+def publish_total() -> str:
+    with redis() as client:
+        client.incr("ex09:published")
+    return f"published: {previous_result() / 100:.2f} EUR"
+
+
+class Report(BaseModel):
+    day: str
+
+
+@app.post("/reports", status_code=202)
+def start_report(report: Report) -> dict[str, str]:
+    fetch = queue().enqueue(fetch_orders, report.day)
+    # TODO(ex09): make each step wait for the step before it, and run only if it succeeded.
+    total = queue().enqueue(total_orders)
+    publish = queue().enqueue(publish_total)
+    report_id = publish.id
+    with redis() as client:  # the report remembers its steps, in order
+        client.rpush(f"ex09:report:{report_id}", fetch.id, total.id, publish.id)
+    return {"report_id": report_id}
+
+
+@app.get("/reports/{report_id}")
+def report_status(report_id: str) -> dict[str, Any]:
+    with redis() as client:
+        step_ids = [i.decode() for i in client.lrange(f"ex09:report:{report_id}", 0, -1)]
+    if not step_ids:
+        raise HTTPException(status_code=404, detail=f"no report {report_id}")
+    jobs = [Job.fetch(i, connection=redis(), serializer=JSONSerializer) for i in step_ids]
+    steps = {name: job.get_status().value for name, job in zip(STEPS, jobs, strict=True)}
+    # TODO(ex09): answer {"status": ..., "steps": steps} where status is "finished" (add
+    # "result": the last step's return value) when every step finished, "failed" (add
+    # "failed_step": its name) as soon as any step failed, and "running" otherwise.
+    raise NotImplementedError("ex09: report finished, failed, or running")
+    return {"status": "running", "steps": steps}

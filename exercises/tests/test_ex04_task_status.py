@@ -1,0 +1,107 @@
+"""Checks for exercise 04: GET /tasks/{task_id} answers 404 for an id never issued, PENDING
+for a queued task, the result when done, and FAILURE with the error's message, with the
+app on a real server and a real Celery worker (in a thread) on a real Redis."""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+
+import pytest
+
+import workbook as wb
+
+
+@pytest.fixture(scope="module")
+def learner(redis_server):
+    return importlib.import_module("ex04_task_status")  # after Redis: the app reads REDIS_URL
+
+
+@pytest.fixture
+def api(learner, serve):
+    return serve(learner.app)
+
+
+@pytest.fixture
+def worker(learner):
+    handle = wb.celery_worker(learner.celery_app)
+    yield handle
+    handle.stop()
+
+
+def status_of(api, task_id: str) -> tuple[int, dict]:
+    """GET /tasks/{task_id}: (status code, JSON body); a crash fails with the server log."""
+    response = api.client.get(f"/tasks/{task_id}")
+    if response.status_code >= 500:  # the traceback is logged just after the 500 is sent
+        deadline = time.monotonic() + 2
+        while not api.raised() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert response.status_code < 500, (
+        f"GET /tasks/{{task_id}} answered {response.status_code}: your endpoint raised an"
+        f" error.\n{api.log()}"
+    )
+    return response.status_code, response.json()
+
+
+def queue(api, to: str) -> str:
+    body = {"to": to, "subject": "Hello"}
+    return api.request("POST", "/emails", "POST /emails", json=body).json()["task_id"]
+
+
+def final_status(api, task_id: str, worker) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        code, body = status_of(api, task_id)
+        if body.get("state") in ("SUCCESS", "FAILURE"):
+            return body
+        time.sleep(0.02)
+    raise AssertionError(
+        f"The task never read SUCCESS or FAILURE in 10 s; the endpoint's last answer was"
+        f" {code} {body}.\nWorker log:\n{worker.logs(15)}"
+    )
+
+
+def test_an_id_that_was_never_issued_is_404(api):
+    made_up = str(uuid.uuid4())
+    code, body = status_of(api, made_up)
+    assert code == 404, (
+        f"GET /tasks/<an id nobody issued> answered {code} {body}. An unknown id must be 404:"
+        " Celery reads PENDING for any id, and a client would poll a mistyped id forever."
+    )
+
+
+def test_a_queued_task_reads_pending(api):
+    task_id = queue(api, "ada@example.com")  # no worker runs: the task waits in the queue
+    code, body = status_of(api, task_id)
+    assert code == 200, (
+        f"GET /tasks/{{task_id}} for a task the app just queued answered {code} {body}: an"
+        " id the app issued is a real task, even before a worker takes it."
+    )
+    assert body.get("state") == "PENDING", (
+        f"A task waiting in the queue read {body}: its 'state' should be Celery's state for a"
+        " queued task."
+    )
+
+
+def test_a_finished_task_has_its_result(api, worker):
+    task_id = queue(api, "ada@example.com")
+    body = final_status(api, task_id, worker)
+    assert body.get("state") == "SUCCESS", (
+        f"A task that completed read {body}, not state SUCCESS.\nWorker log:\n{worker.logs(15)}"
+    )
+    assert body.get("result") == "sent 'Hello' to ada@example.com", (
+        f"A finished task read {body}: it should carry the task's return value in 'result'."
+    )
+
+
+def test_a_failed_task_has_its_error_message(api, worker):
+    task_id = queue(api, "bob@invalid.example")
+    body = final_status(api, task_id, worker)
+    assert body.get("state") == "FAILURE", (
+        f"A task whose mail server refused the address read {body}, not state FAILURE."
+    )
+    assert "mailbox bob@invalid.example does not exist" in str(body.get("error", "")), (
+        f"A failed task read {body}: it should carry the exception's message in 'error', so"
+        " the client can tell what went wrong."
+    )

@@ -1,0 +1,70 @@
+"""flower(): Celery's monitor as a child process on loopback, its API open, replaced on re-run."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+import workbook as wb
+from app_snippets import quickstart_celery
+
+TARGET = "app_snippets.quickstart_celery:app"
+
+
+def wait_until(condition, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+    return result
+
+
+def test_flower_shows_workers_and_tasks_from_its_api(redis_server):
+    worker = wb.celery_worker(TARGET, process=True, events=True)
+    flower = wb.flower(quickstart_celery.app)  # the app object works as well as its path
+    assert flower.url.startswith("http://127.0.0.1:")
+    assert TARGET in flower.argv and "--address=127.0.0.1" in flower.argv
+    assert flower.client.get("/healthcheck").text == "OK"
+    assert flower.client.get("/").status_code == 200  # the web UI
+    workers = wait_until(lambda: flower.api("workers"))
+    assert len(workers) == 1
+    assert quickstart_celery.add.delay(2, 3).get(timeout=10) == 5
+    tasks = wait_until(lambda: [t for t in flower.api("tasks").values() if t["state"] == "SUCCESS"])
+    assert tasks[0]["name"] == "app_snippets.quickstart_celery.add" and tasks[0]["result"] == "5"
+    worker.stop()
+    flower.stop()
+    assert not flower.alive()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(flower.url + "/healthcheck", timeout=2)
+
+
+def test_flower_again_replaces_it_on_the_same_port(redis_server):
+    first = wb.flower(TARGET)
+    second = wb.flower(TARGET)
+    assert second.port == first.port and not first.alive() and second.alive()
+    second.kill()
+    assert not second.alive()
+    second.restart()
+    assert second.client.get("/healthcheck").status_code == 200
+    wb.stop_all()
+    assert not second.alive()
+
+
+def test_flower_for_an_app_that_cannot_be_imported_says_so(redis_server):
+    with pytest.raises(wb.WorkbookError, match="could not import"):
+        wb.flower("app_snippets.no_such_module:app")
+
+
+def test_flower_refuses_a_port_in_use(redis_server):
+    api = wb.serve(_tiny_app(), name="port holder")
+    with pytest.raises(wb.WorkbookError, match=f"Port {api.port}"):
+        wb.flower(TARGET, port=api.port)
+    api.stop()
+
+
+def _tiny_app():
+    from fastapi import FastAPI
+
+    return FastAPI(title="port holder")

@@ -1,0 +1,333 @@
+"""Chapter 02's app snippets (Celery), each through a real worker, and a served app over HTTP
+where the snippet has one. Timings hold at any DEMO_TIME_SCALE."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+from kombu.exceptions import EncodeError
+from redis import Redis
+
+import workbook as wb
+from app_snippets import (
+    celery_beat,
+    celery_canvas,
+    celery_crash,
+    celery_fixed,
+    celery_limits,
+    celery_retries,
+    celery_seed,
+    celery_serialization,
+    celery_status,
+)
+from app_snippets.settings import seconds
+
+
+def wait_until(condition: Callable[[], object], timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _redis(redis_server):
+    """Every test here needs the session's Redis (another module may have stopped it)."""
+    return redis_server
+
+
+@pytest.fixture
+def thread_worker():
+    """`thread_worker(app)` starts a worker in a thread, stopped after the test (one at a
+    time: a second thread worker in the same process never runs countdown tasks)."""
+    started = []
+
+    def start(app):
+        started.append(wb.celery_worker(app))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def test_seed_takes_query_parameters_and_refuses_a_json_body(thread_worker):
+    thread_worker(celery_seed.celery)
+    api = wb.serve(celery_seed.app)
+    email = {"email": "ada@example.com", "subject": "Hi", "body": "Hello"}
+    response = api.client.post("/send-email", params=email)
+    assert response.status_code == 200
+    task_id = response.json()["task_id"]
+    wait_until(
+        lambda: api.client.get(f"/task-status/{task_id}").json()["status"] == "SUCCESS",
+        5 + seconds(1) * 3,
+    )
+    assert api.client.post("/send-email", json=email).status_code == 422
+    assert api.client.get(f"/task-status/{uuid.uuid4()}").json() == {"status": "PENDING"}
+
+
+def test_fixed_app_takes_a_json_body_on_both_routes(thread_worker):
+    thread_worker(celery_fixed.celery)
+    api = wb.serve(celery_fixed.app)
+    body = {"to": "ada@example.com", "subject": "Hi", "body": "Hello"}
+    for path in ("/emails", "/emails/async"):
+        response = api.client.post(path, json=body)
+        assert response.status_code == 202, response.text
+        task_id = response.json()["task_id"]
+        wait_until(
+            lambda task_id=task_id: (
+                api.client.get(f"/tasks/{task_id}").json()["status"] == "SUCCESS"
+            ),
+            5 + seconds(1) * 3,
+        )
+    assert api.client.post("/emails", params=body).status_code == 422
+
+
+def post_and_ping(api, method: str, path: str, **request) -> tuple[int, float, float]:
+    """(status, seconds the request took, seconds a /ping sent meanwhile waited)."""
+    outcome: dict[str, float] = {}
+
+    def slow() -> None:
+        with httpx.Client(base_url=api.url, timeout=60) as client:
+            started = time.perf_counter()
+            outcome["status"] = client.request(method, path, **request).status_code
+            outcome["took"] = time.perf_counter() - started
+
+    with httpx.Client(base_url=api.url) as client:
+        client.get("/ping")
+        thread = threading.Thread(target=slow)
+        thread.start()
+        time.sleep(0.05)
+        started = time.perf_counter()
+        client.get("/ping")
+        pinged = time.perf_counter() - started
+        thread.join()
+    return int(outcome["status"]), outcome["took"], pinged
+
+
+def test_with_redis_down_the_async_seed_blocks_the_loop_and_the_fix_answers_503():
+    seed_api = wb.serve(celery_seed.app)
+    fixed_api = wb.serve(celery_fixed.app)
+    params = {"email": "ada@example.com", "subject": "Hi", "body": "Hello"}
+    body = {"to": "ada@example.com", "subject": "Hi", "body": "Hello"}
+    assert seed_api.client.post("/send-email", params=params).status_code == 200  # connected
+    redis = wb.start_redis()
+    redis.stop()
+    try:
+        status, took, pinged = post_and_ping(seed_api, "POST", "/send-email", params=params)
+        assert status == 500 and pinged > took / 2  # /ping waited for the failing .delay()
+        for path in ("/emails", "/emails/async"):
+            status, took, pinged = post_and_ping(fixed_api, "POST", path, json=body)
+            assert status == 503 and pinged < took / 2
+            assert took < 15  # bounded by the retry policy, not 19 s of retries
+    finally:
+        wb.start_redis()
+    assert fixed_api.client.post("/emails", json=body).status_code == 202
+
+
+def test_status_endpoint_tells_unknown_queued_done_and_failed_apart(thread_worker):
+    api = wb.serve(celery_status.app)
+    assert api.client.get(f"/tasks/{uuid.uuid4()}").status_code == 404
+    ok = api.client.post("/emails", json={"to": "ada@example.com", "subject": "Hi"}).json()
+    bad = api.client.post("/emails", json={"to": "x@invalid.example", "subject": "Hi"}).json()
+    assert api.client.get(f"/tasks/{ok['task_id']}").json()["state"] == "PENDING"
+    thread_worker(celery_status.celery)
+
+    def final(task_id: str) -> dict:
+        return wait_until(
+            lambda: (
+                (s := api.client.get(f"/tasks/{task_id}").json())["state"] in ("SUCCESS", "FAILURE")
+                and s
+            ),
+            5 + seconds(0.5) * 4,
+        )
+
+    done, failed = final(ok["task_id"]), final(bad["task_id"])
+    assert done["result"] == "sent 'Hi' to ada@example.com"
+    assert done["task"] == "app_snippets.celery_status.send_email"  # result_extended
+    assert failed["state"] == "FAILURE" and "does not exist" in failed["error"]
+
+
+def test_progress_is_visible_while_the_report_runs(thread_worker):
+    thread_worker(celery_status.celery)
+    api = wb.serve(celery_status.app)
+    task_id = api.client.post("/reports", json={"pages": 5}).json()["task_id"]
+    seen = []
+    deadline = time.monotonic() + 5 + seconds(0.2) * 5 * 3
+    while time.monotonic() < deadline:
+        status = api.client.get(f"/tasks/{task_id}").json()
+        seen.append(status)
+        if status["state"] == "SUCCESS":
+            break
+        time.sleep(0.005)
+    progress = [s["progress"]["done"] for s in seen if s["state"] == "PROGRESS"]
+    assert progress and progress == sorted(progress)
+    assert seen[-1] == {**seen[-1], "state": "SUCCESS", "result": {"pages": 5}}
+
+
+def test_results_expire_and_then_read_pending(thread_worker, redis_server):
+    thread_worker(celery_status.celery)
+    api = wb.serve(celery_status.app)
+    task_id = api.client.post("/emails", json={"to": "a@example.com", "subject": "Hi"}).json()[
+        "task_id"
+    ]
+    wait_until(lambda: celery_status.celery.AsyncResult(task_id).state == "SUCCESS", 5)
+    key = f"celery-task-meta-{task_id}"
+    assert 0 < redis_server.client().ttl(key) <= celery_status.RESULT_EXPIRES
+    wait_until(lambda: not redis_server.client().exists(key), celery_status.RESULT_EXPIRES + 5)
+    assert api.client.get(f"/tasks/{task_id}").status_code == 404
+    assert celery_status.celery.AsyncResult(task_id).state == "PENDING"
+
+
+def test_bounded_retries_back_off_and_fail_and_the_unbounded_one_is_revoked(
+    thread_worker, redis_server
+):
+    thread_worker(celery_retries.app)
+    store = redis_server.client()
+    run = uuid.uuid4().hex[:6]
+    results = {name: getattr(celery_retries, name).delay(f"{name}-{run}") for name in
+               ("charge", "charge_with_jitter", "charge_forever")}  # fmt: skip
+    wait_until(lambda: results["charge"].ready() and results["charge_with_jitter"].ready(), 20)
+    results["charge_forever"].revoke()
+    wait_until(lambda: results["charge_forever"].state == "REVOKED", 5)
+    attempts = {
+        name: [float(t) for t in store.lrange(f"attempts:{name}-{run}", 0, -1)] for name in results
+    }
+    assert results["charge"].state == results["charge_with_jitter"].state == "FAILURE"
+    assert isinstance(results["charge"].result, ConnectionError)
+    assert len(attempts["charge"]) == len(attempts["charge_with_jitter"]) == 4
+    gaps = [b - a for a, b in itertools.pairwise(attempts["charge"])]
+    assert gaps[0] >= 0.9 and gaps[1] > gaps[0] and gaps[2] > gaps[1]  # 1, 2, 4 s
+    assert len(attempts["charge_forever"]) > 4
+    results.clear()
+
+
+def crash(app_name: str, tasks: int = 10) -> tuple[int, int]:
+    """Kill the worker while the 4th task runs, start a new one: (completed, runs)."""
+    app = getattr(celery_crash, app_name)
+    db = Redis.from_url(app.conf.broker_url)
+    db.flushdb()
+    worker = wb.celery_worker(f"app_snippets.celery_crash:{app_name}", process=True, concurrency=1)
+    for item in range(tasks):
+        app.send_task("process_item", args=(item,))
+    wait_until(lambda: db.llen("started") >= 4, 10)
+    worker.kill()
+    worker.restart()
+    deadline = time.monotonic() + celery_crash.SHORT + 5 + tasks * seconds(0.5)
+    last, last_change = -1, time.monotonic()
+    while db.scard("done") < tasks and time.monotonic() < deadline:
+        if db.llen("started") != last or db.llen(app.conf.task_default_queue):
+            last, last_change = db.llen("started"), time.monotonic()
+        elif not db.hlen("unacked") and time.monotonic() - last_change > seconds(0.5) + 0.5:
+            break  # nothing queued, nothing unacknowledged, nothing running: the rest is lost
+        time.sleep(0.02)
+    time.sleep(seconds(0.5) + 0.2)  # a duplicate run, if any, shows now
+    worker.stop()
+    return db.scard("done"), db.llen("started")
+
+
+def test_a_killed_worker_loses_its_running_task_unless_acks_late():
+    done, runs = crash("default_short_app")
+    assert done == 9
+    done, runs = crash("safe_short_app")
+    assert done == 10 and runs > 10  # the killed task ran again
+
+
+def test_json_keeps_lists_and_dates_and_refuses_sets_objects_connections(thread_worker):
+    thread_worker(celery_serialization.app)
+    echo = celery_serialization.echo
+    assert echo.delay((1, 2)).get(timeout=10) == [1, 2]
+    when = dt.datetime(2030, 1, 2, 3, 4, 5)
+    assert echo.delay(when).get(timeout=10) == when
+    for value in (
+        {1, 2},
+        celery_serialization.User(1, "a@example.com"),
+        sqlite3.connect(":memory:"),
+    ):
+        with pytest.raises(EncodeError):
+            echo.delay(value)
+    with pytest.raises(EncodeError):
+        celery_serialization.send_welcome.delay(celery_serialization.User(1, "a@example.com"))
+    welcome = celery_serialization.send_welcome_by_id.delay(42).get(timeout=10)
+    assert welcome == "welcome sent to ada@example.com"
+
+
+def test_time_limits_rate_limits_and_revoke_on_a_prefork_worker(redis_server):
+    worker = wb.celery_worker(
+        "app_snippets.celery_limits:app", process=True, concurrency=2, hostname="one@%h"
+    )
+    quick = celery_limits.render_video.delay(1, seconds(1))
+    soft = celery_limits.render_video.delay(2, seconds(5))
+    stubborn = celery_limits.render_video_stubborn.delay(3, seconds(5))
+    assert quick.get(timeout=20) == "video 1: rendered"
+    assert soft.get(timeout=20) == "video 2: stopped cleanly after the soft limit"
+    assert stubborn.get(timeout=20, propagate=False) is not None
+    assert type(stubborn.result).__name__ == "TimeLimitExceeded"
+
+    store = redis_server.client()
+
+    def rate() -> float:
+        store.delete("limits:partner_calls")
+        for result in [celery_limits.call_partner.delay(i) for i in range(12)]:
+            result.get(timeout=30)
+        times = sorted(float(t) for t in store.lrange("limits:partner_calls", 0, -1))
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    one = rate()
+    second = wb.celery_worker(
+        "app_snippets.celery_limits", process=True, concurrency=2, hostname="two@%h"
+    )
+    two = rate()
+    second.stop()
+    assert two > 1.3 * one  # per worker: two workers, more calls a second
+
+    waiting = celery_limits.export_report.apply_async((1,), countdown=seconds(2))
+    running = celery_limits.export_report.delay(2)
+    wait_until(lambda: running.state == "STARTED", 10)
+    waiting.revoke()
+    running.revoke(terminate=True)
+    wait_until(lambda: waiting.state == running.state == "REVOKED", 10 + seconds(2))
+    worker.stop()
+
+
+def test_canvas_chain_group_and_chord(thread_worker):
+    thread_worker(celery_canvas.app)
+    chain_result = celery_canvas.one_video("a.mov", "ada@example.com").delay().get(timeout=20)
+    assert chain_result == "told ada@example.com: uploads/a.mp4 ready"
+    group_result = celery_canvas.all_formats("uploads/a.mov").delay().get(timeout=20)
+    assert group_result == ["uploads/a.mp4", "uploads/a.webm", "uploads/a.gif"]
+    chord_result = celery_canvas.all_formats_then_notify("uploads/a.mov", "b@example.com")
+    assert chord_result.delay().get(timeout=20) == (
+        "told b@example.com: uploads/a.mp4, uploads/a.webm, uploads/a.gif ready"
+    )
+
+
+def test_beat_sends_the_cleanup_on_schedule(thread_worker, redis_server, tmp_path):
+    from celery.beat import EmbeddedService
+
+    thread_worker(celery_beat.app)
+    store = redis_server.client()
+    store.delete("cleanup_runs", "uploads")
+    store.zadd("uploads", {"old.mov": time.time() - 1, "fresh.mov": time.time() + 3600})
+    beat = EmbeddedService(
+        celery_beat.app, thread=True, schedule_filename=str(tmp_path / "schedule"),
+        max_interval=seconds(0.5),
+    )  # fmt: skip
+    beat.start()
+    try:
+        wait_until(lambda: store.llen("cleanup_runs") >= 3, 10 + seconds(1) * 6)
+    finally:
+        beat.stop()
+        beat.join(5)
+    assert not beat.is_alive()
+    assert store.zrange("uploads", 0, -1) == ["fresh.mov"]
+    assert list(tmp_path.iterdir())  # beat's state file went where we said

@@ -1,0 +1,149 @@
+"""flower(): Celery's web monitor, Flower, as a child process on 127.0.0.1.
+
+`celery -A module:app flower` with the HTTP API open (FLOWER_UNAUTHENTICATED_API=true: the
+API answers 401 without it or --basic-auth) on a loopback port. Flower lists tasks only
+from workers that send events: start them with `events=True` (`-E`).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import Any
+
+import httpx
+
+from . import _registry
+from ._errors import WorkbookError
+from ._paths import import_path
+from ._procs import ChildProcess
+from ._redis import free_port, require
+
+HOST = "127.0.0.1"
+
+
+class FlowerServer:
+    """Flower in a child process: `.url` (its UI), `.api(path)`, `.client`, `.logs()`."""
+
+    kind = "server"
+
+    def __init__(self, target: str, port: int, options: dict[str, Any]) -> None:
+        self.target, self.port = target, port
+        self.url = f"http://{HOST}:{port}"
+        self.client = httpx.Client(base_url=self.url, timeout=10, trust_env=False)
+        flags = _flags({"address": HOST, "port": port, **options})
+        argv = [sys.executable, "-m", "celery", "-A", target, "flower", *flags]
+        self.process = ChildProcess(
+            f"flower-{port}", argv, env={"FLOWER_UNAUTHENTICATED_API": "true"}
+        )
+        self._start()
+
+    def _start(self) -> None:
+        self.process.start()
+        self.process.wait_ready(self._healthy, self._explain)
+
+    def _healthy(self) -> bool:
+        return self.client.get("/healthcheck", timeout=0.5).status_code == 200
+
+    def _explain(self, logs: str) -> tuple[str, str]:
+        if "No such command" in logs or ("flower" in logs and "not found" in logs):
+            return (
+                "Flower is not installed in this environment.",
+                "run `make install` (the lock file has flower).",
+            )
+        if "Unable to load" in logs or ("Error" in logs and "import" in logs.lower()):
+            return (
+                f"Flower could not import the Celery app {self.target!r}.",
+                'pass "module:attribute" importable from the repository root, such as'
+                ' "app_snippets.celery_flower:app".',
+            )
+        if "already in use" in logs.lower():
+            return (
+                f"Port {self.port} on {HOST} is already in use.",
+                "leave out port= to let the workbook pick a free port.",
+            )
+        return (f"Flower for {self.target!r} did not start.", "read the log lines below.")
+
+    def api(self, path: str, **params: Any) -> Any:
+        """GET /api/<path> and return the JSON, e.g. `.api("workers")`, `.api("tasks")`."""
+        response = self.client.get(f"/api/{path.lstrip('/')}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def argv(self) -> list[str]:
+        return self.process.argv
+
+    def alive(self) -> bool:
+        return self.process.alive()
+
+    def logs(self, lines: int = 40) -> str:
+        return self.process.logs(lines)
+
+    def kill(self) -> None:
+        """SIGKILL Flower at once."""
+        self.process.kill()
+
+    def restart(self) -> FlowerServer:
+        """Start Flower again on the same port."""
+        if self.process.alive():
+            self.process.stop()
+        self.process = ChildProcess(self.process.name, self.process.argv, self.process.extra_env)
+        self._start()
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+        self.client.close()
+        _registry.forget(self)
+
+    def __repr__(self) -> str:
+        state = "running" if self.alive() else "stopped"
+        return f"<flower {self.target} at {self.url} pid {self.pid} {state}>"
+
+
+def flower(app: Any, *, port: int | None = None, **options: Any) -> FlowerServer:
+    """Start Flower, Celery's monitor, for `app` ("module:attr" or the app object) on 127.0.0.1.
+
+    Returns once it answers; `.url` is its web UI, `.api("workers")` / `.api("tasks")` its
+    HTTP API (open, since it listens on loopback only). Tasks show up only from workers
+    started with events=True. Extra keyword options become flower's CLI flags. Running it
+    again for the same app replaces it on the same port; it stops with the kernel.
+    """
+    target = import_path(app, "Celery app")
+    broker = None if isinstance(app, str) else app.conf.broker_url
+    if broker is None or broker.startswith(("redis://", "rediss://", "unix://")):
+        require(broker, "Flower")
+    key = f"flower {target}"
+    old = _registry.get(key)
+    if port is None and isinstance(old, FlowerServer):
+        port = old.port
+    elif port is not None and not (isinstance(old, FlowerServer) and old.port == port):
+        _check_free(port)
+    return _registry.replace(key, lambda: FlowerServer(target, port or free_port(), options))
+
+
+def _flags(options: dict[str, Any]) -> list[str]:
+    """Flower parses its options with tornado: `--name=value`, not `--name value`."""
+    flags = []
+    for key, value in options.items():
+        if value is True:
+            flags.append(f"--{key}")
+        elif value is not False and value is not None:
+            flags.append(f"--{key}={value}")
+    return flags
+
+
+def _check_free(port: int) -> None:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            raise WorkbookError(
+                f"Port {port} on {HOST} is already in use.",
+                "leave out port= to let the workbook pick a free port.",
+            ) from None
