@@ -16,13 +16,13 @@ import httpx
 from . import _registry
 from ._errors import WorkbookError
 from ._paths import import_path
-from ._procs import ChildProcess
+from ._procs import ChildProcess, ProcessHandle
 from ._redis import free_port, require
 
 HOST = "127.0.0.1"
 
 
-class FlowerServer:
+class FlowerServer(ProcessHandle):
     """Flower in a child process: `.url` (its UI), `.api(path)`, `.client`, `.logs()`."""
 
     kind = "server"
@@ -69,32 +69,6 @@ class FlowerServer:
         response = self.client.get(f"/api/{path.lstrip('/')}", params=params)
         response.raise_for_status()
         return response.json()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def argv(self) -> list[str]:
-        return self.process.argv
-
-    def alive(self) -> bool:
-        return self.process.alive()
-
-    def logs(self, lines: int = 40) -> str:
-        return self.process.logs(lines)
-
-    def kill(self) -> None:
-        """SIGKILL Flower at once."""
-        self.process.kill()
-
-    def restart(self) -> FlowerServer:
-        """Start Flower again on the same port."""
-        if self.process.alive():
-            self.process.stop()
-        self.process = ChildProcess(self.process.name, self.process.argv, self.process.extra_env)
-        self._start()
-        return self
 
     def stop(self) -> None:
         self.process.stop()

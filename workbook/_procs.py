@@ -8,12 +8,49 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from . import _watchdog
 from ._errors import WorkbookError
 from ._paths import ROOT, child_env, runtime_dir
 
 READY_TIMEOUT = 15.0
+Handle = TypeVar("Handle", bound="ProcessHandle")
+
+
+class ProcessHandle:
+    """What every handle on a child process offers; subclasses set `.process` and `_start()`."""
+
+    process: ChildProcess
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def argv(self) -> list[str]:
+        return self.process.argv
+
+    def alive(self) -> bool:
+        return self.process.alive()
+
+    def logs(self, lines: int = 40) -> str:
+        return self.process.logs(lines)
+
+    def kill(self) -> None:
+        """SIGKILL the process and its children at once, as a crash or an OOM kill would."""
+        self.process.kill()
+
+    def restart(self: Handle) -> Handle:
+        """Start the same command again (after a kill, or to pick up code edits)."""
+        if self.process.alive():
+            self.process.stop()
+        self.process = ChildProcess(self.process.name, self.process.argv, self.process.extra_env)
+        self._start()
+        return self
 
 
 class ChildProcess:

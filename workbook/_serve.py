@@ -24,7 +24,7 @@ from . import _registry
 from ._errors import WorkbookError
 from ._logs import LogBuffer
 from ._paths import import_path
-from ._procs import ChildProcess
+from ._procs import ChildProcess, ProcessHandle
 from ._redis import free_port
 
 HOST = "127.0.0.1"
@@ -140,7 +140,7 @@ class ThreadServer(_Served):
         _registry.forget(self)
 
 
-class ProcessServer(_Served):
+class ProcessServer(_Served, ProcessHandle):
     """`python -m uvicorn module:attr` as a child process: it can be killed and restarted."""
 
     def __init__(self, target: str, name: str, port: int | None) -> None:
@@ -176,31 +176,9 @@ class ProcessServer(_Served):
             "read the log lines below for the cause.",
         )
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.alive()
-
-    def logs(self, lines: int = 40) -> str:
-        return self.process.logs(lines)
-
-    def kill(self) -> None:
-        """SIGKILL the server at once, as a crash would: running background tasks are lost."""
-        self.process.kill()
-
     def terminate(self, timeout: float = 30) -> None:
         """SIGTERM: uvicorn's graceful shutdown, which lets running background tasks finish."""
         self.process.stop(timeout)
-
-    def restart(self) -> ProcessServer:
-        """Start the server again on the same port (after a kill, or to pick up code edits)."""
-        if self.process.alive():
-            self.process.stop()
-        self.process = ChildProcess(f"uvicorn-{self.port}", self.process.argv)
-        self._start()
-        return self
 
     def stop(self) -> None:
         self.process.stop()

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from . import _registry
-from ._procs import ChildProcess
+from ._procs import ChildProcess, ProcessHandle
 
 
 def cli_flags(options: dict[str, object]) -> list[str]:
@@ -59,7 +59,7 @@ def explain_worker_failure(library: str, target: str) -> Callable[[str], tuple[s
     return explain
 
 
-class ProcessWorker:
+class ProcessWorker(ProcessHandle):
     """A worker run by the library's real CLI as a child process."""
 
     kind = "worker"
@@ -81,31 +81,6 @@ class ProcessWorker:
         self.process.wait_ready(
             lambda: self._ready(self.process), explain_worker_failure(self.library, self.target)
         )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def argv(self) -> list[str]:
-        return self.process.argv
-
-    def alive(self) -> bool:
-        return self.process.alive()
-
-    def logs(self, lines: int = 40) -> str:
-        return self.process.logs(lines)
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its children at once, as a crash or an OOM kill would."""
-        self.process.kill()
-
-    def restart(self) -> ProcessWorker:
-        if self.process.alive():
-            self.process.stop()
-        self.process = ChildProcess(self.process.name, self.process.argv, self.process.extra_env)
-        self._start()
-        return self
 
     def stop(self) -> None:
         self.process.stop()
