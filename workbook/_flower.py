@@ -7,17 +7,16 @@ from workers that send events: start them with `events=True` (`-E`).
 
 from __future__ import annotations
 
-import socket
 import sys
 from typing import Any
 
 import httpx
 
 from . import _registry
-from ._errors import WorkbookError
 from ._paths import import_path
 from ._procs import ChildProcess, ProcessHandle
 from ._redis import free_port, require
+from ._serve import _bind, _port_in_use
 
 HOST = "127.0.0.1"
 
@@ -58,10 +57,8 @@ class FlowerServer(ProcessHandle):
                 ' "app_snippets.celery_flower:app".',
             )
         if "already in use" in logs.lower():
-            return (
-                f"Port {self.port} on {HOST} is already in use.",
-                "leave out port= to let the workbook pick a free port.",
-            )
+            error = _port_in_use(self.port)
+            return error.what, error.fix
         return (f"Flower for {self.target!r} did not start.", "read the log lines below.")
 
     def api(self, path: str, **params: Any) -> Any:
@@ -97,7 +94,7 @@ def flower(app: Any, *, port: int | None = None, **options: Any) -> FlowerServer
     if port is None and isinstance(old, FlowerServer):
         port = old.port
     elif port is not None and not (isinstance(old, FlowerServer) and old.port == port):
-        _check_free(port)
+        _bind(port).close()  # a clear error now rather than a crashed child later
     return _registry.replace(key, lambda: FlowerServer(target, port or free_port(), options))
 
 
@@ -110,14 +107,3 @@ def _flags(options: dict[str, Any]) -> list[str]:
         elif value is not False and value is not None:
             flags.append(f"--{key}={value}")
     return flags
-
-
-def _check_free(port: int) -> None:
-    with socket.socket() as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            raise WorkbookError(
-                f"Port {port} on {HOST} is already in use.",
-                "leave out port= to let the workbook pick a free port.",
-            ) from None
