@@ -22,6 +22,7 @@ app = FastAPI(title="Orders")
 ROWS: list[str] = []  # what the "database" holds
 _open_sessions = 0  # connections checked out of the pool
 _lock = threading.Lock()
+CARRIER_SECONDS = max(seconds(2), 0.5)  # 2 s; at least 0.5 s on a fast demo clock
 
 
 class SessionClosedError(RuntimeError):
@@ -78,13 +79,13 @@ FunctionSession = Annotated[Session, Depends(get_session, scope="function")]  # 
 
 
 def save_tracking_number(session: Session, order_id: str) -> None:
-    time.sleep(seconds(2))  # the slow part: ask the carrier for a tracking number
+    time.sleep(CARRIER_SECONDS)  # the slow part: ask the carrier for a tracking number
     session.add(f"order {order_id}: tracking number")
     session.commit()
 
 
 def save_tracking_number_own_session(order_id: str) -> None:
-    time.sleep(seconds(2))  # the slow part, with no connection held
+    time.sleep(CARRIER_SECONDS)  # the slow part, with no connection held
     with Session() as session:  # the task opens its own session, only for the write
         session.add(f"order {order_id}: tracking number")
         session.commit()

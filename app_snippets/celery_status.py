@@ -19,7 +19,9 @@ from redis import Redis
 from app_snippets.settings import redis_url, seconds
 
 # Kept short so that the notebook can watch a result expire; Celery's default is 1 day.
-RESULT_EXPIRES = max(3, round(seconds(10)))  # whole seconds: the Redis backend rounds down
+# Whole seconds (the Redis backend rounds down), and 8 at least: it must outlast a task's
+# wait in the queue, even under test.
+RESULT_EXPIRES = max(8, round(seconds(10)))
 
 celery = Celery("celery_status", broker=redis_url(), backend=redis_url())
 celery.conf.update(
@@ -84,15 +86,20 @@ def task_status(task_id: str) -> dict[str, object]:
     with issued() as store:
         if not store.exists(f"issued:{task_id}"):
             raise HTTPException(404, f"no task {task_id} (never issued, or expired)")
-    result = celery.AsyncResult(task_id)
-    status: dict[str, object] = {"task_id": task_id, "state": result.state}
-    if result.state == "PROGRESS":
-        status["progress"] = result.info  # the meta= of update_state
-    elif result.state == "SUCCESS":
-        status["result"] = result.result
-    elif result.state == "FAILURE":
-        status["error"] = f"{type(result.result).__name__}: {result.result}"
-    if result.name:  # stored with the result, thanks to result_extended
-        status["task"] = result.name
-        status["worker"] = result.worker
+    # One read of the stored record. AsyncResult's .state, .info and .name each read Redis
+    # again while the task runs on: .state can say PROGRESS and .info, a moment later, hold
+    # the finished task's return value.
+    record = celery.backend.get_task_meta(task_id)
+    state = record["status"]
+    status: dict[str, object] = {"task_id": task_id, "state": state}
+    if state == "PROGRESS":
+        status["progress"] = record["result"]  # the meta= of update_state
+    elif state == "SUCCESS":
+        status["result"] = record["result"]
+    elif state == "FAILURE":
+        error = record["result"]  # the exception the task raised
+        status["error"] = f"{type(error).__name__}: {error}"
+    if record.get("name"):  # stored with the result, thanks to result_extended
+        status["task"] = record["name"]
+        status["worker"] = record.get("worker")
     return status

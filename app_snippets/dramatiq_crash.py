@@ -19,6 +19,9 @@ from redis import Redis
 from app_snippets.settings import redis_url, seconds
 
 QUEUE = "crash-lab"
+# Building one report: 0.5 s, and never under 0.3 s on a fast demo clock, so that 20 reports
+# keep a 2-thread worker busy for seconds and a kill always finds some in flight.
+REPORT_SECONDS = max(seconds(0.5), 0.3)
 HEARTBEAT_TIMEOUT_MS = 2_000  # default 60_000; must exceed the gaps between a live worker's
 # commands (an idle worker polls about once a second), or live workers lose their messages
 broker = RedisBroker(
@@ -36,5 +39,5 @@ def key(run_id: str, what: str) -> str:
 def export_report(run_id: str, report: int) -> None:
     with Redis.from_url(redis_url()) as client:
         client.rpush(key(run_id, "starts"), f"{report} {time.time()}")  # every start, repeats too
-        time.sleep(seconds(0.5))  # build the report
+        time.sleep(REPORT_SECONDS)  # build the report
         client.hset(key(run_id, "done"), report, time.time())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from jupyter_client.manager import KernelManager
@@ -57,6 +58,14 @@ def living(pids: set[int]) -> set[int]:
         if state != "Z":
             alive.add(pid)
     return alive
+
+
+def wait_until_gone(pids: set[int], seconds: float) -> set[int]:
+    """The pids still living after up to `seconds` of waiting for them to go."""
+    deadline = time.monotonic() + seconds
+    while living(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return living(pids)
 
 
 def group_members(pgids: set[int]) -> set[int]:

@@ -148,6 +148,9 @@ def test_watch_rechecks_on_save_and_stops_on_ctrl_c(env: dict[str, str], tmp_pat
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As in a terminal: a suite started in the background (`make test &`) inherits an
+        # ignored SIGINT, and Python then installs no Ctrl-C handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()

@@ -11,8 +11,11 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# Seconds allowed for one notebook's two runs (the suite runs at DEMO_TIME_SCALE=0.1).
+# Seconds one cell may take (the suite runs at DEMO_TIME_SCALE=0.1). A whole notebook's two
+# runs get WHOLE_RUN: pytest's default of 300 s is close to notebook 02's 155 s on an idle
+# two-core machine, and a busy CI machine must not fail it for being slow.
 TIME_LIMIT = {"00_setup.ipynb": 120, "02_celery.ipynb": 300}
+WHOLE_RUN = 1200
 
 
 def read(path: Path) -> nbformat.NotebookNode:
@@ -60,6 +63,7 @@ def test_next_links_follow_the_readme_map():
 
 @pytest.mark.notebook
 @pytest.mark.slow
+@pytest.mark.timeout(WHOLE_RUN)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_runs_twice_in_one_kernel(path):
     notebook = read(path)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from kernels import group_members, living, run_json, start_kernel
+from kernels import group_members, living, run_json, start_kernel, wait_until_gone
 
 from workbook._watchdog import descendants
 
@@ -37,13 +36,6 @@ from workbook._paths import runtime_dir
 print(json.dumps({"groups": [redis.pid, api.pid] + [w.pid for w in workers],
                   "watchdog": watchdog._watchdog.pid, "runtime": str(runtime_dir())}))
 """
-
-
-def wait_until_gone(pids: set[int], seconds: float) -> set[int]:
-    deadline = time.monotonic() + seconds
-    while living(pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return living(pids)
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 
@@ -94,3 +95,28 @@ def test_stop_removes_the_url_and_the_process(redis_server):
     redis_server.stop()
     assert "REDIS_URL" not in os.environ
     assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
+
+
+def test_a_taken_port_moves_redis_and_says_what_to_do(redis_server, capsys):
+    from workbook import _redis
+
+    address = _redis._last_address
+    redis_server.stop()
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        squatter.bind(("127.0.0.1", address[0]))
+        squatter.listen()
+        moved = wb.start_redis()
+        assert "is taken now" in capsys.readouterr().out
+        assert moved.url != redis_server.url and moved.client().ping()
+        moved.stop()
+    finally:
+        squatter.close()
+        _redis._last_address = address  # later modules hold the session's first URL
+    assert wb.start_redis().url == redis_server.url
+
+
+def test_server_ports_avoid_the_ephemeral_range():
+    ports = {free_port() for _ in range(20)}
+    assert all(20000 <= port < 32000 for port in ports), ports

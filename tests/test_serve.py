@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
+import warnings
 
 import httpx
 import pytest
@@ -44,11 +46,16 @@ def test_serving_again_replaces_the_old_server_on_the_same_port():
 def test_keep_alive_requests_are_not_delayed_by_nagle():
     api = wb.serve(make_app())
     api.client.get("/ping")
-    started = time.perf_counter()
-    for _ in range(5):
+
+    def one_request() -> float:
+        started = time.perf_counter()
         api.client.get("/ping")
-    # 5 requests with a 40 ms delayed-ACK stall each would take over 200 ms.
-    assert time.perf_counter() - started < 0.2
+        return time.perf_counter() - started
+
+    # With Nagle on, every keep-alive request stalls 40 ms on a delayed ACK: even the fastest
+    # of ten would be slow. (The fastest, not the total: a busy machine can slow any one.)
+    fastest = min(one_request() for _ in range(10))
+    assert fastest < 0.03, f"the fastest of ten keep-alive requests took {fastest * 1000:.0f} ms"
     api.stop()
 
 
@@ -94,15 +101,21 @@ def test_an_app_from_a_cell_cannot_go_to_a_process_and_the_error_says_why():
 
 
 def test_logs_survive_a_learners_own_uvicorn_run(capsys):
+    import asyncio
+
     import uvicorn
 
-    with pytest.raises(RuntimeError):  # what a learner sees in a kernel; here, in a loop
-        import asyncio
+    async def inside_a_running_loop():
+        uvicorn.run(make_app(), port=1)
 
-        async def inside_a_running_loop():
-            uvicorn.run(make_app(), port=1)
-
-        asyncio.run(inside_a_running_loop())
+    with warnings.catch_warnings():
+        # uvicorn.run refuses to start inside a running loop and leaves its coroutines
+        # (Server.serve, shutdown_asyncgens) unawaited: collect them here, or their "never
+        # awaited" warnings surface in whichever later test the garbage collector runs in.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(RuntimeError):  # what a learner sees in a kernel; here, in a loop
+            asyncio.run(inside_a_running_loop())
+        gc.collect()
     api = wb.serve(make_app())
     api.client.get("/ping")
     assert '"GET /ping HTTP/1.1" 200' in api.logs()

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 import workbook as wb
 from app_snippets import bg_blocking, bg_dependencies, bg_failures, bg_timing
-from app_snippets.settings import seconds
+from app_snippets.settings import seconds, time_scale
 
-TASK = seconds(2)  # the tasks of bg_timing, bg_blocking and bg_dependencies
+TASK = seconds(2)  # the tasks of bg_timing and bg_blocking (bg_dependencies: CARRIER_SECONDS)
 
 
 def fresh_connections(api) -> httpx.Client:
@@ -43,15 +43,17 @@ def test_response_comes_before_the_task_finishes():
     api = wb.serve(bg_timing.app)
     sent = time.time()
     response = api.client.post("/invoices")
-    answered = time.time() - sent
+    answered = time.time()
     assert response.status_code == 202
     path = f"/invoices/{response.json()['id']}"
-    record = wait_until(lambda: api.client.get(path).json().get("task_finished_at"), 3 * TASK + 5)
-    assert answered < TASK / 2
-    assert record - sent >= TASK * 0.95
+    finished = wait_until(lambda: api.client.get(path).json().get("task_finished_at"), 3 * TASK + 5)
+    # Relative to the task, not a bound on latency: the first request on a fresh server (and a
+    # busy machine) can be slow, but only waiting for the task makes it as slow as the task.
+    assert answered < finished
+    assert finished - sent >= TASK * 0.95
 
 
-def ping_waits(api, kind: str, count: int = 5) -> list[float]:
+def ping_waits(api, kind: str, task: float, count: int = 5) -> list[float]:
     """Start task `kind`, then time `count` /ping calls spread over the task's duration."""
     clients = [httpx.Client(base_url=api.url) for _ in range(count)]
     with ThreadPoolExecutor(count) as pool:
@@ -60,7 +62,7 @@ def ping_waits(api, kind: str, count: int = 5) -> list[float]:
         started = time.perf_counter()
 
         def ping(index: int) -> float:
-            time.sleep(max(0.0, started + index * TASK / count - time.perf_counter()))
+            time.sleep(max(0.0, started + index * task / count - time.perf_counter()))
             return timed(lambda: clients[index].get("/ping"))
 
         waits = list(pool.map(ping, range(count)))
@@ -69,15 +71,22 @@ def ping_waits(api, kind: str, count: int = 5) -> list[float]:
     return waits
 
 
-def test_only_the_blocking_async_task_stalls_the_server():
+def test_only_the_blocking_async_task_stalls_the_server(monkeypatch):
+    # The server is a thread of this process, and its tasks read the scale when they run: at a
+    # quarter of the real pacing, "under half the task" leaves a ping 250 ms, not 100 ms.
+    monkeypatch.setenv("DEMO_TIME_SCALE", str(max(time_scale(), 0.25)))
+    task = seconds(2)
     api = wb.serve(bg_blocking.app)
     for kind in bg_blocking.TASKS:
-        waits = ping_waits(api, kind)
-        wait_until(lambda kind=kind: kind in api.client.get("/tasks/finished").json(), 3 * TASK + 5)
+        waits = ping_waits(api, kind, task)
+        wait_until(lambda kind=kind: kind in api.client.get("/tasks/finished").json(), 3 * task + 5)
+        # The second-longest wait: one ping slowed by a busy machine proves nothing, while a
+        # blocked loop makes every ping sent in the task's first half wait past its middle.
+        second_longest = sorted(waits)[-2]
         if kind == "blocking":
-            assert max(waits) > TASK / 2, f"{kind}: {waits}"
+            assert second_longest > task / 2, f"{kind}: {waits}"
         else:
-            assert max(waits) < TASK / 2, f"{kind}: {waits}"
+            assert second_longest < task / 2, f"{kind}: {waits}"
     assert api.client.post("/tasks/nope").status_code == 404
 
 
@@ -94,6 +103,8 @@ def test_sigkill_loses_running_tasks_and_sigterm_lets_them_finish(redis_server):
     from app_snippets import bg_crash
 
     store = redis_server.client()
+    # Each export lasts EXPORT_SECONDS (never under 1 s): long enough for the three POSTs and a
+    # poll to a just-(re)started server to see all three running before the first one ends.
     api = wb.serve("app_snippets.bg_crash:app", process=True)
     for stop, expected in ((api.kill, "running"), (api.terminate, "done")):
         if not api.alive():
@@ -103,11 +114,11 @@ def test_sigkill_loses_running_tasks_and_sigterm_lets_them_finish(redis_server):
             assert api.client.post("/exports").status_code == 202
         wait_until(
             lambda: list(store.hgetall(bg_crash.EXPORTS_KEY).values()) == ["running"] * 3,
-            5 + 3 * TASK,
+            5 + 3 * bg_crash.EXPORT_SECONDS,
         )
         stop()
         assert not api.alive()
-        time.sleep(seconds(3) + 0.2)  # longer than the task: nothing more will change
+        time.sleep(bg_crash.EXPORT_SECONDS + 0.2)  # longer than an export: nothing more changes
         assert list(store.hgetall(bg_crash.EXPORTS_KEY).values()) == [expected] * 3, stop
     assert "Waiting for background tasks to complete" in api.logs()
     api.stop()
@@ -131,7 +142,8 @@ def test_yield_dependency_sessions_and_background_tasks():
     def rows(order_id: str) -> list[str]:
         return client.get(f"/orders/{order_id}/rows").json()
 
-    # Request scope (the default): the task can use the session, which stays open meanwhile.
+    # Request scope (the default): the task can use the session, which stays open meanwhile
+    # (for CARRIER_SECONDS, never under 0.5 s: time enough for the GET on a fresh connection).
     order_id, open_during_task = order("/orders/request-scope")
     assert open_during_task == 1
     wait_until(lambda: len(rows(order_id)) == 2, 3 * TASK + 5)

@@ -108,6 +108,7 @@ def test_retry_counts_and_intervals_need_the_scheduler(redis_server, connection)
     wait_until(lambda: settled(once) and settled(four), 10)
     assert store.llen(rq_tasks.attempts_key("ch03-once")) == 1
     assert store.llen(rq_tasks.attempts_key("ch03-four")) == 4
+    wait_until(lambda: spaced.get_status(refresh=True) == "scheduled", 10)  # its 1 s interval
     time.sleep(1.5)
     assert spaced.get_status(refresh=True) == "scheduled"  # no scheduler: it waits forever
     worker = wb.rq_worker(["ch03-retries"], serializer="json", with_scheduler=True)

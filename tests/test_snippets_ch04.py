@@ -143,7 +143,7 @@ def test_results_timeouts_failures_and_ttl(worker):
         failed.get_result(backend=results_backend, block=True, timeout=10_000)
     assert error.value.orig_exc_type == "ValueError"
 
-    ttl = int(seconds(2) * 1000)
+    ttl = int(max(seconds(2), 1.0) * 1000)  # at least 1 s: get_result must start within it
     short = dramatiq_results.slow_square.send_with_options(args=(7, 0), result_ttl=ttl)
     assert short.get_result(backend=results_backend, block=True, timeout=10_000) == 49
     time.sleep(ttl / 1000 + 0.2)
@@ -242,17 +242,18 @@ def test_time_limit_stops_steps_but_not_a_blocking_call(store):
         queues=[dramatiq_time_limits.QUEUE],
     )
     run = uuid.uuid4().hex[:8]
-    dramatiq_time_limits.crunch.send(f"{run}-steps", 3.0)
-    dramatiq_time_limits.blocking_call.send(f"{run}-blocking", 3.0)
+    work = 5.0  # the limit is 1 s, checked once a second: steps stop after 1-2 s
+    dramatiq_time_limits.crunch.send(f"{run}-steps", work)
+    dramatiq_time_limits.blocking_call.send(f"{run}-blocking", work)
 
     def record(suffix: str) -> dict[str, str]:
         return store.hgetall(f"time-limits:{run}-{suffix}")
 
-    wait_until(lambda: all("outcome" in record(s) for s in ("steps", "blocking")), 15)
+    wait_until(lambda: all("outcome" in record(s) for s in ("steps", "blocking")), 20)
     steps, blocking = record("steps"), record("blocking")
     assert steps["outcome"] == blocking["outcome"] == "TimeLimitExceeded"
-    assert 1.0 <= float(steps["ended"]) - float(steps["started"]) < 2.6
-    assert float(blocking["ended"]) - float(blocking["started"]) >= 2.9
+    assert 1.0 <= float(steps["ended"]) - float(steps["started"]) < work - 1.5
+    assert float(blocking["ended"]) - float(blocking["started"]) >= work - 0.1
     assert "Time limit exceeded" in cli.logs(200)
     cli.stop()
 
@@ -276,8 +277,13 @@ def test_window_rate_limiter_allows_three_per_second(worker):
     for _ in range(9):
         dramatiq_rate_limits.send_sms.send(run)
     wait_until(lambda: len(dramatiq_rate_limits.records(run)) == 9, 30)
-    per_second = Counter(int(r["sent"]) for r in dramatiq_rate_limits.records(run))
-    assert max(per_second.values()) <= 3 and len(per_second) >= 3
+    texts = dramatiq_rate_limits.records(run)
+    # The limiter counts a text in the second it read from the clock, between asked and sent
+    # (a Redis round trip apart): count the texts whose second is certain.
+    certain = Counter(int(t["asked"]) for t in texts if int(t["asked"]) == int(t["sent"]))
+    assert max(certain.values()) <= 3, certain
+    # 9 texts at 3 per window fill 3 windows at least: the span covers a whole second.
+    assert max(t["sent"] for t in texts) - min(t["asked"] for t in texts) > 1
 
 
 def test_pipeline_and_group_on_a_stored_image(worker, uploads):
@@ -336,14 +342,17 @@ def test_a_killed_workers_messages_come_back_after_the_heartbeat_timeout(store):
     def done() -> int:
         return store.hlen(dramatiq_crash.key(run, "done"))
 
-    wait_until(lambda: done() >= 5 and store.llen(dramatiq_crash.key(run, "starts")) > done(), 15)
+    def held_ids() -> list[str]:  # fetched by a worker, not yet acknowledged
+        acks = store.keys(f"dramatiq:__acks__.*.{dramatiq_crash.QUEUE}")
+        return [i for key in acks for i in store.smembers(key)]
+
+    # 20 reports of at least 0.3 s on 2 threads: seconds of work left when 5 are done.
+    wait_until(lambda: done() >= 5 and held_ids(), 15)
     cli.kill()
     killed_at = time.time()
-    acks = store.keys(f"dramatiq:__acks__.*.{dramatiq_crash.QUEUE}")
-    held_ids = [i for key in acks for i in store.smembers(key)]
     messages = f"dramatiq:{dramatiq_crash.QUEUE}.msgs"
-    held = {json.loads(store.hget(messages, i))["args"][1] for i in held_ids}
-    assert held
+    held = {json.loads(store.hget(messages, i))["args"][1] for i in held_ids()}
+    assert held, "the worker held no message when it was killed"
     cli = wb.dramatiq_worker("app_snippets.dramatiq_crash:broker", process=True, threads=8)
     wait_until(lambda: done() == 20, 30)
     starts = [line.split() for line in store.lrange(dramatiq_crash.key(run, "starts"), 0, -1)]

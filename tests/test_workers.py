@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from kernels import wait_until_gone
 
 import workbook as wb
 from app_snippets import quickstart_celery, quickstart_dramatiq, quickstart_rq
@@ -135,10 +136,7 @@ def test_rq_work_horse_is_killed_with_its_worker(redis_server):
     below = descendants(worker.pid)
     assert below, "the work horse should run below the worker"
     worker.kill()
-    time.sleep(0.5)
-    from kernels import living
-
-    assert not living(below), "the work horse outlived its worker"
+    assert not wait_until_gone(below, 10), "the work horse outlived its worker"
     worker.stop()
 
 

@@ -152,7 +152,7 @@ def _celery(url: str) -> tuple[bool, str, str]:
     app = Celery("doctor", broker=url, backend=url, set_as_current=False)
     app.conf.broker_connection_retry_on_startup = False
 
-    @app.task(name="doctor.add")
+    @app.task(name="doctor.add", shared=False)  # shared tasks join every later app
     def add(x: int, y: int) -> int:
         return x + y
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -21,8 +21,22 @@ _last_address: tuple[int, str] | None = None  # (port, password) of this kernel'
 _OURS = "WORKBOOK_REDIS_URL"  # set beside REDIS_URL, so we can tell our server from the user's
 
 
+# Ports for servers the workbook starts: below the ephemeral ranges (Linux 32768-60999, macOS
+# 49152-65535) that outgoing connections draw from, so none can take a port between the
+# moment it is picked and the moment a child process binds it (or binds it again on restart).
+_SERVER_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port that nothing listens on now, for a child process to bind."""
+    for port in random.sample(_SERVER_PORTS, 50):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded range: let the system choose
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
@@ -192,8 +206,14 @@ def start_redis() -> RedisServer:
     if _last_address is not None:
         # Same port and password as before, even after stop_all(): teaching modules read
         # REDIS_URL when imported, and a re-run notebook must find the server they know.
-        with contextlib.suppress(WorkbookError):
+        try:
             handle = _launch(*_last_address)
+        except WorkbookError:
+            print(
+                f"Port {_last_address[0]} is taken now: Redis starts on a new port. Modules"
+                " that read REDIS_URL when imported still hold the old one: restart the"
+                " kernel (Kernel > Restart) if a cell cannot reach Redis."
+            )
     if handle is None:
         handle = _launch(free_port(), secrets.token_urlsafe(16))
     parts = urlsplit(handle.url)

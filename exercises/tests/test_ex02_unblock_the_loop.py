@@ -59,9 +59,12 @@ def test_ping_answers_while_a_thumbnail_is_being_made(api):
         waits = list(pool.map(ping, range(PINGS)))
     for client in clients:
         client.close()
-    assert max(waits) < SLOW / 2, (
-        f"While a thumbnail was being made, GET /ping waited up to {max(waits):.2f} s"
-        f" (the thumbnail takes {SLOW:.2f} s): the task still blocks the event loop, so the"
-        " server answers no one until it is done."
+    # The second-longest wait, not the longest: one ping slowed by a busy machine proves
+    # nothing, while a blocked loop makes every ping sent in the first half wait past the middle.
+    second_longest = sorted(waits)[-2]
+    assert second_longest < SLOW / 2, (
+        f"While a thumbnail was being made, GET /ping waited up to {max(waits):.2f} s, and over"
+        f" {SLOW / 2:.2f} s more than once (the thumbnail takes {SLOW:.2f} s): the task still"
+        " blocks the event loop, so the server answers no one until it is done."
     )
     assert wait_for_thumbnail(api, name), f"No thumbnail was ever recorded for {name}.\n{api.log()}"

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -18,6 +19,7 @@ from app_snippets.settings import seconds
 
 TASKS = 10
 TARGET = "ex06_crash_safe:celery_app"
+ATTEMPTS = 5  # a kill can fall in the gap between two tasks: then the batch starts again
 
 
 @pytest.fixture(scope="module")
@@ -26,26 +28,61 @@ def learner(redis_server):
 
 
 @pytest.fixture
-def batch(learner, redis_server):
-    """A clean database, a worker process, and TASKS tasks sent to it."""
+def batch(learner, redis_server) -> Iterator[Callable[[], tuple]]:
+    """`batch()`: a clean database, a worker process, and TASKS tasks sent to it:
+    (store, worker, results). Each call starts afresh; the last worker stops after the test."""
     store = redis_server.client()
-    store.flushdb()
-    worker = wb.celery_worker(TARGET, process=True, concurrency=1)
-    results = [learner.make_thumbnail.delay(photo_id) for photo_id in range(TASKS)]
-    yield store, worker, results
-    worker.stop()
-    results.clear()  # unsubscribe from their results now, while Redis still runs
+    started = []
+
+    def start() -> tuple:
+        store.flushdb()
+        worker = wb.celery_worker(TARGET, process=True, concurrency=1)  # replaces the last
+        results = [learner.make_thumbnail.delay(photo_id) for photo_id in range(TASKS)]
+        started.append((worker, results))
+        return store, worker, results
+
+    yield start
+    for worker, results in started:
+        worker.stop()
+        results.clear()  # unsubscribe from their results now, while Redis still runs
     gc.collect()
 
 
-def wait_until_started(store, worker, count: int) -> None:
-    deadline = time.monotonic() + 10 + count * seconds(0.5)
-    while store.llen("ex06:started") < count:
-        assert time.monotonic() < deadline, (
-            f"Only {store.llen('ex06:started')} of {TASKS} tasks started within"
-            f" {deadline:.0f} s.\nWorker log:\n{worker.logs(15)}"
-        )
-        time.sleep(0.005)
+def running(store, started: list[str] | None = None) -> set[str]:
+    """The photos whose task started (of `started`, or so far) and has not completed."""
+    if started is None:
+        started = store.lrange("ex06:started", 0, -1)
+    return set(started) - store.smembers("ex06:done")
+
+
+def kill_mid_task(batch, kill: Callable, after: int) -> tuple:
+    """Start a batch; once `after` tasks started and one is running, `kill(worker)`.
+    (store, worker, results, the photos whose task the kill cut short)."""
+    for _ in range(ATTEMPTS):
+        store, worker, results = batch()
+        deadline = time.monotonic() + 10 + after * seconds(0.5)
+        while store.llen("ex06:started") < after or not running(store):
+            assert time.monotonic() < deadline, (
+                f"Only {store.llen('ex06:started')} of {TASKS} tasks started within"
+                f" {10 + after * seconds(0.5):.0f} s.\nWorker log:\n{worker.logs(15)}"
+            )
+            time.sleep(0.005)
+        started = store.lrange("ex06:started", 0, -1)
+        kill(worker)
+        cut_short = running(store, started)  # the dead process records nothing more
+        if cut_short:
+            return store, worker, results, cut_short
+    pytest.fail(
+        f"In {ATTEMPTS} attempts the kill never fell while a task ran (this machine may be"
+        " very busy): run the check again."
+    )
+
+
+def kill_pool_process(worker) -> None:
+    found = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
+    assert found.stdout.split(), f"The worker has no pool process.\n{worker.logs(15)}"
+    os.kill(int(found.stdout.split()[0]), signal.SIGKILL)  # the pool process, mid-task
+    time.sleep(0.01)  # dead before we look: far too soon for a new one to redo the task
 
 
 def wait_for_all(store, within: float, watch=None) -> tuple[int, set[str]]:
@@ -61,14 +98,10 @@ def wait_for_all(store, within: float, watch=None) -> tuple[int, set[str]]:
 
 
 def test_a_killed_pool_process_loses_no_task(batch, learner):
-    store, worker, results = batch
-    wait_until_started(store, worker, 3)
-    running = results[int(store.lindex("ex06:started", -1))]
-    found = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
-    assert found.stdout.split(), f"The worker has no pool process.\n{worker.logs(15)}"
-    os.kill(int(found.stdout.split()[0]), signal.SIGKILL)  # the pool process, mid-task
+    store, _, results, cut_short = kill_mid_task(batch, kill_pool_process, after=3)
+    running_task = results[int(min(cut_short))]
     done, states = wait_for_all(
-        store, learner.VISIBILITY_TIMEOUT + 5 + TASKS * seconds(0.5), running
+        store, learner.VISIBILITY_TIMEOUT + 5 + TASKS * seconds(0.5), running_task
     )
     assert "FAILURE" not in states, (
         "When its pool process was killed, the running task was marked FAILURE"
@@ -82,9 +115,8 @@ def test_a_killed_pool_process_loses_no_task(batch, learner):
 
 
 def test_a_killed_worker_loses_no_task(batch, learner):
-    store, worker, _ = batch
-    wait_until_started(store, worker, 4)
-    worker.kill()  # SIGKILL of the whole worker, mid-task, with messages prefetched
+    # SIGKILL of the whole worker, mid-task, with messages prefetched; then a new one.
+    store, worker, _, _ = kill_mid_task(batch, lambda worker: worker.kill(), after=4)
     worker.restart()
     within = learner.VISIBILITY_TIMEOUT + 5 + TASKS * seconds(0.5)
     done, _ = wait_for_all(store, within)

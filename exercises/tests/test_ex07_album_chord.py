@@ -23,14 +23,16 @@ def run(redis_server):
     worker = wb.celery_worker(learner.celery_app, concurrency=4)
     store = redis_server.client()
     store.delete("ex07:resize_started", "ex07:resize_ended", "ex07:published")
-    started = time.perf_counter()
+    started = time.time()  # the clock the tasks' records use
+    returned = None
     try:
         result = learner.publish("summer", PHOTOS)
-        returned_after = time.perf_counter() - started
+        returned = time.time()
         value = result.get(timeout=10 + 4 * RESIZE) if hasattr(result, "get") else result
     except Exception as error:  # publish()'s or the task's own error, for the checks to explain
-        result, value, returned_after = None, error, time.perf_counter() - started
-    outcome = {"result": result, "value": value, "returned after": returned_after,
+        result, value = None, error
+    returned = returned or time.time()
+    outcome = {"result": result, "value": value, "started": started, "returned": returned,
                "store": store, "worker": worker}  # fmt: skip
     yield outcome
     worker.stop()
@@ -58,9 +60,14 @@ def test_publish_returns_the_callbacks_result(run):
 
 
 def test_publish_does_not_wait_for_the_resizes(run):
-    assert run["returned after"] < RESIZE / 2, (
-        f"publish() took {run['returned after']:.2f} s to return: it waited for the resizes"
-        " itself. Send the whole workflow and return at once; Celery runs the callback."
+    # Compared with the first resize's end, not with a time limit: the first publish() of a
+    # run also connects to Redis and sets up the result backend, which can be slow.
+    ended = [t for t, _ in events(run["store"], "resize_ended")]
+    first_ended = min(ended, default=run["started"] + RESIZE)
+    assert run["returned"] < first_ended, (
+        f"publish() took {run['returned'] - run['started']:.2f} s to return, and returned after"
+        " a resize had ended: it waited for the resizes itself. Send the whole workflow and"
+        " return at once; Celery runs the callback."
     )
 
 
