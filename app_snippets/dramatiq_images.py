@@ -43,6 +43,15 @@ def derived_name(image_name: str, suffix: str) -> str:
     return f"{stem}-{suffix}.png"
 
 
+def save_png(image: Image.Image, image_name: str) -> None:
+    """Write the image under a temporary name, then rename it: a reader (GET /thumbnail)
+    sees no file or the whole file, never half a PNG. The rename is atomic in one folder."""
+    final = stored_path(image_name)
+    partial = final.with_name(f".{final.name}.partial")  # not an image name: never served
+    image.save(partial, format="PNG")
+    os.replace(partial, final)
+
+
 # The seed's `process_image(path)`, made safe: a name in, a thumbnail out. ValueError (a
 # bad name) and UnidentifiedImageError (not an image) fail at once: a retry cannot help.
 @dramatiq.actor(
@@ -56,7 +65,7 @@ def make_thumbnail(image_name: str, size: int = 256) -> dict[str, int | str]:
     with Image.open(stored_path(image_name)) as image:
         image.thumbnail((size, size))  # keeps the aspect ratio; never enlarges
         thumbnail = derived_name(image_name, f"t{size}")
-        image.save(stored_path(thumbnail), format="PNG")
+        save_png(image, thumbnail)
         return {"thumbnail": thumbnail, "width": image.width, "height": image.height}
 
 
@@ -66,7 +75,7 @@ def resize(image_name: str, width: int) -> str:
     with Image.open(stored_path(image_name)) as image:
         height = round(image.height * width / image.width)
         resized = derived_name(image_name, f"w{width}")
-        image.resize((width, height)).save(stored_path(resized), format="PNG")
+        save_png(image.resize((width, height)), resized)
     return resized
 
 
@@ -74,5 +83,5 @@ def resize(image_name: str, width: int) -> str:
 def grayscale(image_name: str) -> str:
     with Image.open(stored_path(image_name)) as image:
         gray = derived_name(image_name, "gray")
-        ImageOps.grayscale(image).save(stored_path(gray), format="PNG")
+        save_png(ImageOps.grayscale(image), gray)
     return gray

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
+from waiting import wait_until
 
 import workbook as wb
 from app_snippets import quickstart_celery
 
 TARGET = "app_snippets.quickstart_celery:app"
-
-
-def wait_until(condition, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
-    return result
 
 
 def test_flower_shows_workers_and_tasks_from_its_api(redis_server):

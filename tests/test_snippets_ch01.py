@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from waiting import timed, wait_until
 
 import workbook as wb
 from app_snippets import bg_blocking, bg_dependencies, bg_failures, bg_timing
@@ -23,20 +23,6 @@ def fresh_connections(api) -> httpx.Client:
     """A client that connects anew for each request: when a background task raises, uvicorn
     closes the connection the task ran on, and a kept-alive one could fail the next request."""
     return httpx.Client(base_url=api.url, limits=httpx.Limits(max_keepalive_connections=0))
-
-
-def wait_until(condition: Callable[[], object], timeout: float) -> object:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-    return result
-
-
-def timed(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def test_response_comes_before_the_task_finishes():

@@ -9,12 +9,12 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
 
 import httpx
 import pytest
 from kombu.exceptions import EncodeError
 from redis import Redis
+from waiting import wait_until
 
 import workbook as wb
 from app_snippets import (
@@ -29,14 +29,6 @@ from app_snippets import (
     celery_status,
 )
 from app_snippets.settings import seconds
-
-
-def wait_until(condition: Callable[[], object], timeout: float) -> object:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-    return result
 
 
 @pytest.fixture(autouse=True)

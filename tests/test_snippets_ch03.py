@@ -6,25 +6,17 @@ from __future__ import annotations
 import importlib
 import time
 import zlib
-from collections.abc import Callable
 
 import pytest
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from waiting import wait_until
 
 import workbook as wb
 from app_snippets import rq_pickle_payload, rq_tasks
 from app_snippets.settings import seconds
-
-
-def wait_until(condition: Callable[[], object], timeout: float) -> object:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-    return result
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -21,6 +20,7 @@ import redis.exceptions
 from dramatiq import group, pipeline
 from dramatiq.results import ResultFailure, ResultMissing, ResultTimeout
 from PIL import Image
+from waiting import wait_until
 
 import workbook as wb
 from app_snippets import (
@@ -35,14 +35,6 @@ from app_snippets import (
 )
 from app_snippets.dramatiq_broker import broker, results_backend
 from app_snippets.settings import seconds
-
-
-def wait_until(condition: Callable[[], object], timeout: float) -> object:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
-    return result
 
 
 def png(image: Image.Image, kind: str = "PNG") -> bytes:
@@ -92,6 +84,7 @@ def test_upload_stores_under_server_names_and_the_worker_makes_thumbnails(
         10,
     )
     assert Image.open(io.BytesIO(thumbnail)).size == (256, 171)
+    assert not list(uploads.glob(".*")), "a partial file was left behind"  # written, renamed
     assert api.client.get(f"/images/{body['image']}").content == picture
 
     jpeg = png(Image.new("RGB", (300, 200), "teal"), "JPEG")
