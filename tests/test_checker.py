@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from workbook import WorkbookError, exercise
+from workbook import WorkbookError, exercise, exercises
 from workbook._checker import CheckResult, Verdict, check
-from workbook._exercises import load, read_progress
+from workbook._exercises import load, read_progress, record_verdict
 from workbook._paths import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "checker"
@@ -225,6 +225,14 @@ def test_hints_are_graduated_and_the_last_says_so() -> None:
         ex.hint(4)
 
 
+def test_the_hint_count_outlives_the_kernel_and_is_shared_with_the_shell() -> None:
+    assert str(exercise("ex01").hint()).startswith("Hint 1 of 3")
+    assert str(exercise("ex01").hint()).startswith(
+        "Hint 2 of 3"
+    )  # a new handle, as after a restart
+    assert read_progress()["ex01"]["hints_seen"] == 2  # what `python -m workbook hint` reads
+
+
 def test_solution_shows_a_spoiler_warning_then_the_checked_file() -> None:
     shown = exercise("ex01").solution()
     assert str(shown).startswith("Spoiler")
@@ -315,3 +323,14 @@ def test_what_the_workbook_machinery_started_is_stopped_too(
     assert variant("machinery_process").verdict is Verdict.INCORRECT
     pid = int(pid_file.read_text())
     assert gone(pid), "a process started through workbook._procs survived the check"
+
+
+def test_the_progress_list_shows_each_exercise_and_the_next_to_do(capsys) -> None:
+    record_verdict("ex01", "correct")
+    exercises()
+    out = capsys.readouterr().out
+    assert [line.split()[:2] for line in out.splitlines()[1:3]] == [
+        ["ex01", "correct"],
+        ["ex02", "not"],  # not attempted
+    ]
+    assert out.rstrip().endswith('1/2 correct. Next: ex02 (wb.exercise("ex02").check())')

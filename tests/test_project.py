@@ -18,7 +18,8 @@ else:
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = {
-    "WorkbookError", "celery_worker", "doctor", "dramatiq_worker", "exercise", "flower",
+    "WorkbookError", "celery_worker", "doctor", "dramatiq_worker", "exercise", "exercises",
+    "flower",
     "rq_cron",
     "rq_worker",
     "serve", "show", "start_redis", "stop_all",

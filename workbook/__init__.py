@@ -9,7 +9,7 @@ from ._display import show
 from ._doctor import doctor
 from ._dramatiq import dramatiq_worker
 from ._errors import WorkbookError
-from ._exercises import exercise
+from ._exercises import exercise, exercises
 from ._flower import flower
 from ._redis import start_redis
 from ._registry import stop_all
@@ -23,6 +23,7 @@ __all__ = [
     "doctor",
     "dramatiq_worker",
     "exercise",
+    "exercises",
     "flower",
     "rq_cron",
     "rq_worker",

@@ -101,6 +101,7 @@ def table(rows: list[dict[str, Any]], columns: list[str], colour: dict[str, str]
         display(HTML(f"<table><tr>{head}</tr>{''.join(body)}</table>"))
         return
     widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in rows:
-        print("  ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True)))
+        cells = (str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
+        print("  ".join(cells).rstrip())

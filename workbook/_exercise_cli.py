@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._checker import CheckResult, Verdict, _label, check
+from ._display import table
 from ._errors import WorkbookError
 from ._exercises import (
     SPOILER,
@@ -25,11 +26,11 @@ from ._exercises import (
     hint_text,
     load,
     metadata_path,
-    read_progress,
+    progress_rows,
+    progress_summary,
     reset_file,
     solution_source,
-    status,
-    update_progress,
+    take_hint,
 )
 
 WATCH_INTERVAL = 0.5  # seconds between looks at the learner files' modification times
@@ -88,42 +89,16 @@ def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[..., int
 
 
 def _run_exercises(args: argparse.Namespace) -> int:
-    metas, progress = load(), read_progress()
-    rows = [
-        {
-            "id": m.id,
-            "title": m.title,
-            "status": status(m.id, progress),
-            "file": m.file,
-            "solution": m.solution,
-            "tests": m.tests,
-            "notebook": m.notebook,
-            "timeout": m.timeout,
-            "hint_count": len(m.hints),
-            "correct_at": progress.get(m.id, {}).get("correct_at"),
-        }
-        for m in metas
-    ]
+    rows = progress_rows()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
         print(f"{NO_EXERCISES} ({_label(metadata_path())} lists none.)")
         return 0
-    _print_table(rows, ["id", "status", "title", "file"])
-    done = sum(r["status"] == "correct" for r in rows)
-    print(f"\n{done}/{len(rows)} correct.", end="")
-    todo = next((r for r in rows if r["status"] != "correct"), None)
-    print(f" Next: {todo['id']} (python -m workbook check {todo['id']})" if todo else "")
+    table(rows, ["id", "status", "title", "file"])
+    print(f"\n{progress_summary(rows, 'python -m workbook check {id}')}")
     return 0
-
-
-def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    widths = [max([len(c)] + [len(str(r[c])) for r in rows]) for c in columns]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in rows:
-        cells = (str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True))
-        print("  ".join(cells).rstrip())
 
 
 def _tree(meta: Meta, args: argparse.Namespace) -> Path | None:
@@ -162,7 +137,7 @@ def _summary(results: list[CheckResult]) -> int:
         }
         for r in results
     ]
-    _print_table(rows, ["id", "verdict", "tests", "time", "title"])
+    table(rows, ["id", "verdict", "tests", "time", "title"])
     counts = {v: sum(r.verdict is v for r in results) for v in Verdict}
     print(
         f"\n{counts[Verdict.CORRECT]}/{len(results)} correct, {counts[Verdict.INCORRECT]}"
@@ -175,10 +150,8 @@ def _summary(results: list[CheckResult]) -> int:
 
 def _run_hint(args: argparse.Namespace) -> int:
     meta = get(args.id)
-    seen = int(read_progress().get(meta.id, {}).get("hints_seen", 0))
-    number = args.n if args.n is not None else min(seen + 1, len(meta.hints))
+    number = take_hint(meta, args.n)
     text, _ = hint_text(meta, number, f"python -m workbook solution {meta.id}")
-    update_progress(meta.id, hints_seen=max(seen, number))
     print(text)
     return 0
 

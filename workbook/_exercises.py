@@ -221,11 +221,64 @@ def record_verdict(exercise_id: str, verdict: str) -> None:
     update_progress(exercise_id, status=verdict, checked_at=now, correct_at=correct_at)
 
 
+def take_hint(meta: Meta, number: int | None = None) -> int:
+    """Which hint to show (the next one unless `number` is given), remembered in the progress
+    file, so that the notebook and the shell count the same hints."""
+    seen = int(read_progress().get(meta.id, {}).get("hints_seen", 0))
+    if number is None:
+        number = min(seen + 1, len(meta.hints))
+    if 1 <= number <= len(meta.hints):  # hint_text names the range for any other number
+        update_progress(meta.id, hints_seen=max(seen, number))
+    return number
+
+
 def status(exercise_id: str, progress: dict[str, dict[str, Any]] | None = None) -> str:
     """ "correct", "incorrect", or "not attempted" (never checked, or the stub is untouched)."""
     entry = (read_progress() if progress is None else progress).get(exercise_id, {})
     value = entry.get("status")
     return value if value in ("correct", "incorrect") else "not attempted"
+
+
+def progress_rows(metas: list[Meta] | None = None) -> list[dict[str, Any]]:
+    """One row per exercise: its metadata and the learner's progress (the CLI's --json)."""
+    metas, progress = (load() if metas is None else metas), read_progress()
+    return [
+        {
+            "id": m.id,
+            "title": m.title,
+            "status": status(m.id, progress),
+            "file": m.file,
+            "solution": m.solution,
+            "tests": m.tests,
+            "notebook": m.notebook,
+            "timeout": m.timeout,
+            "hint_count": len(m.hints),
+            "correct_at": progress.get(m.id, {}).get("correct_at"),
+        }
+        for m in metas
+    ]
+
+
+def progress_summary(rows: list[dict[str, Any]], how_to_check: str) -> str:
+    """ "3/13 correct. Next: ex04 (<how_to_check ex04>)" """
+    done = sum(r["status"] == "correct" for r in rows)
+    todo = next((r for r in rows if r["status"] != "correct"), None)
+    following = f" Next: {todo['id']} ({how_to_check.format(id=todo['id'])})" if todo else ""
+    return f"{done}/{len(rows)} correct.{following}"
+
+
+def exercises() -> None:
+    """Every exercise with your progress, and the next one to do."""
+    from ._display import table
+
+    rows = progress_rows()
+    shade = {"correct": "background:#dafbe1", "incorrect": "background:#ffebe9"}
+    table(
+        rows,
+        ["id", "status", "title", "notebook", "file"],
+        colour={r["id"]: shade.get(r["status"], "") for r in rows},
+    )
+    print(progress_summary(rows, 'wb.exercise("{id}").check()'))
 
 
 # --- what the notebook handle shows --------------------------------------------------------
@@ -323,7 +376,7 @@ class Exercise:
     """An exercise in a notebook: `check()`, `hint()`, `hint(n)`, `solution()`, `reset()`."""
 
     def __init__(self, meta: Meta, metadata: Path | str | None = None) -> None:
-        self.meta, self._metadata, self._hints_seen = meta, metadata, 0
+        self.meta, self._metadata = meta, metadata
 
     @property
     def id(self) -> str:
@@ -344,10 +397,8 @@ class Exercise:
 
     def hint(self, number: int | None = None) -> Shown:
         """The next hint, or hint `number` (counting from 1)."""
-        if number is None:
-            number = min(self._hints_seen + 1, len(self.meta.hints))
+        number = take_hint(self.meta, number)
         text, _ = hint_text(self.meta, number, f'wb.exercise("{self.id}").solution()')
-        self._hints_seen = max(self._hints_seen, number)
         body, _, last = text.partition("\n")
         html_body = f"<b>{html.escape(body.split(': ', 1)[0])}</b>: "
         html_body += html.escape(body.split(": ", 1)[1])
