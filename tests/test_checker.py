@@ -334,3 +334,21 @@ def test_the_progress_list_shows_each_exercise_and_the_next_to_do(capsys) -> Non
         ["ex02", "not"],  # not attempted
     ]
     assert out.rstrip().endswith('1/2 correct. Next: ex02 (wb.exercise("ex02").check())')
+
+
+def test_pythons_own_ast_race_gets_a_second_run_not_a_wrong_verdict(tmp_path: Path) -> None:
+    first_run = tmp_path / "first-run-done"
+    learner = f"""from pathlib import Path
+
+MARK = Path({str(first_run)!r})
+if not MARK.exists():  # what CPython 3.11's thread-unsafe ast.parse can do to pytest, once
+    MARK.touch()
+    raise SystemError("AST constructor recursion depth mismatch (before=129, after=42)")
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+"""
+    toml = copy_exercise(tmp_path, learner)
+    result = check("ex01", metadata=toml)
+    assert first_run.exists() and result.verdict is Verdict.CORRECT, str(result)

@@ -135,6 +135,18 @@ class _Run:
     strays: list[str]
 
 
+# CPython 3.11's ast.parse is not thread-safe (python/cpython#106905, pytest#10763): pytest
+# reporting a failure while a server or worker thread formats a traceback can end in this.
+# PYTHONNODEBUGRANGES (in _environment) removes the tracebacks' part; a check hit anyway runs
+# again, once.
+_INTERPRETER_BUG = "AST constructor recursion depth mismatch"
+
+
+def _hit_interpreter_bug(run: _Run) -> bool:
+    reported = json.dumps(run.record or {}) + run.output.decode(errors="replace")
+    return _INTERPRETER_BUG in reported
+
+
 def check(
     exercise_id: str | int, tree: str | Path | None = None, *, metadata: str | Path | None = None
 ) -> CheckResult:
@@ -155,6 +167,8 @@ def check(
         )
     started = time.monotonic()
     run = _run(meta, folder)
+    if _hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
+        run = _run(meta, folder)
     verdict, message, details = _judge(meta, folder, run)
     items, outcomes = _tally(run.record)
     result = CheckResult(
@@ -196,6 +210,9 @@ def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path)
     )
     env.update(
         PYTHONDONTWRITEBYTECODE="1",
+        # No column ranges in tracebacks: then Python 3.11 does not ast.parse each traceback
+        # line, in a thread that may race pytest's own ast.parse (see _INTERPRETER_BUG).
+        PYTHONNODEBUGRANGES="1",
         WORKBOOK_EXERCISE_ID=meta.id,
         WORKBOOK_EXERCISE_TREE=str(tree),
         WORKBOOK_EXERCISE_FILE=str(tree / Path(meta.file).name),
