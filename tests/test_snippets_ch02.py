@@ -194,7 +194,9 @@ def test_bounded_retries_back_off_and_fail_and_the_unbounded_one_is_revoked(
     run = uuid.uuid4().hex[:6]
     results = {name: getattr(celery_retries, name).delay(f"{name}-{run}") for name in
                ("charge", "charge_with_jitter", "charge_forever")}  # fmt: skip
-    wait_until(lambda: results["charge"].ready() and results["charge_with_jitter"].ready(), 20)
+    # 1 + 2 + 4 s of backoff (whole seconds, not scaled); a busy machine, with charge_forever
+    # retrying every 0.05 s beside them, took over 20 s once
+    wait_until(lambda: results["charge"].ready() and results["charge_with_jitter"].ready(), 60)
     results["charge_forever"].revoke()
     wait_until(lambda: results["charge_forever"].state == "REVOKED", 5)
     attempts = {
