@@ -8,13 +8,12 @@ and tests, and learner variants in variants/<name>/ex01_add.py. No Redis is need
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+from kernels import wait_until_gone
 
 from workbook import WorkbookError, exercise, exercises
 from workbook._checker import CheckResult, Verdict, check
@@ -58,30 +57,6 @@ hints = ["one", "two", "three"]
 
 
 SOLUTION = (FIXTURES / "solutions" / "ex01_add.py").read_text()
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie waiting for a parent to reap it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return state not in ("Z", "X")
-
-
-def gone(pid: int, within: float = 10) -> bool:
-    """Whether the process is gone, or goes within `within` seconds (a SIGKILL takes effect
-    when the kernel next schedules it; the watchdog's own clean-up may also be under way)."""
-    deadline = time.monotonic() + within
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not alive(pid)
 
 
 # --- the three verdicts --------------------------------------------------------------------
@@ -172,9 +147,9 @@ def test_processes_the_code_started_are_reported_and_killed(
     assert result.verdict is Verdict.INCORRECT
     assert "left 1 process running" in result.message and "sleep 300" in result.details
     stays, escapes = (int(pid) for pid in pid_file.read_text().split())
-    assert gone(stays), "the sleep in the check's process group survived"
+    assert not wait_until_gone({stays}, 10), "the sleep in the check's process group survived"
     if Path("/proc").is_dir():  # found by the check's token in its environment
-        assert gone(escapes), "the sleep in its own session survived"
+        assert not wait_until_gone({escapes}, 10), "the sleep in its own session survived"
 
 
 def test_a_forged_results_record_never_reads_correct(
@@ -322,7 +297,9 @@ def test_what_the_workbook_machinery_started_is_stopped_too(
     monkeypatch.setenv("FIXTURE_PID_FILE", str(pid_file))
     assert variant("machinery_process").verdict is Verdict.INCORRECT
     pid = int(pid_file.read_text())
-    assert gone(pid), "a process started through workbook._procs survived the check"
+    assert not wait_until_gone({pid}, 10), (
+        "a process started through workbook._procs survived the check"
+    )
 
 
 def test_the_progress_list_shows_each_exercise_and_the_next_to_do(capsys) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._display import table
 from ._errors import WorkbookError
 from ._paths import ROOT
 
@@ -269,8 +270,6 @@ def progress_summary(rows: list[dict[str, Any]], how_to_check: str) -> str:
 
 def exercises() -> None:
     """Every exercise with your progress, and the next one to do."""
-    from ._display import table
-
     rows = progress_rows()
     shade = {"correct": "background:#dafbe1", "incorrect": "background:#ffebe9"}
     table(
