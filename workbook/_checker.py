@@ -19,7 +19,6 @@ import re
 import secrets
 import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from typing import Any
 
 from ._checker_plugin import KEY_FD_ENV, RESULTS_ENV
 from ._errors import WorkbookError
-from ._exercises import Meta, get, record_verdict
+from ._exercises import Meta, get, record_verdict, restore_tests
 from ._paths import ROOT, child_env
 
 OUTPUT_LIMIT = 1_000_000  # bytes of test output read; more is a flood, and the check stops it
@@ -133,6 +132,7 @@ class _Run:
     forged: bool
     current_test: str
     strays: list[str]
+    lingered: bool = False  # the tests had finished, but the process did not end
 
 
 # CPython 3.11's ast.parse is not thread-safe (python/cpython#106905, pytest#10763): pytest
@@ -169,7 +169,8 @@ def check(
     run = _run(meta, folder)
     if _hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
         run = _run(meta, folder)
-    verdict, message, details = _judge(meta, folder, run)
+    verdict, message, details = _lingered(meta, run) or _judge(meta, folder, run)
+    details = _with_leftovers(details, run)
     items, outcomes = _tally(run.record)
     result = CheckResult(
         id=meta.id,
@@ -222,15 +223,15 @@ def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path)
     return env
 
 
-def _argv(meta: Meta) -> list[str]:
+def _argv(meta: Meta, tests: Path) -> list[str]:
     # The repository's pytest settings (testpaths, timeout, addopts) are for its own tests:
-    # an empty config (-c devnull) instead, with the root for node ids, and conftest.py files
-    # honoured from the tests' parent folder down. -s: output comes to us, where it is counted.
+    # an empty config (-c devnull) instead, the run's folder as the root for node ids, and
+    # only the copied conftest.py (see _copy_tests). -s: output comes to us, to be counted.
     return [
-        sys.executable, "-m", "pytest", str(meta.tests_path),
+        sys.executable, "-m", "pytest", str(tests),
         "-p", "workbook._checker_plugin", "-p", "no:cacheprovider",
-        "-c", os.devnull, "--rootdir", str(ROOT),
-        "--confcutdir", str(meta.tests_path.parent.parent),
+        "-c", os.devnull, "--rootdir", str(tests.parent.parent),
+        "--confcutdir", str(tests.parent.parent),
         "-x", "-q", "-s", "--tb=short", "--color=no", "--no-header",
     ]  # fmt: skip
 
@@ -240,49 +241,133 @@ def _run(meta: Meta, tree: Path) -> _Run:
     workdir = Path(tempfile.mkdtemp(prefix="workbook-check-"))
     results = workdir / "results.json"
     try:
-        read_end, write_end = os.pipe()
-        os.write(write_end, key)
-        os.close(write_end)
-        try:
-            proc = subprocess.Popen(
-                _argv(meta),
-                cwd=ROOT,
-                env=_environment(meta, tree, token, read_end, results),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, killed as one
-                pass_fds=(read_end,),
-            )
-        finally:
-            os.close(read_end)
-        strays: list[str] = []
-        try:
-            output, timed_out, flooded = _read(proc, meta.timeout)
-            if proc.poll() is not None:
-                strays = _strays(proc.pid)
-        finally:
-            _kill_everything(proc, token)
+        tests = _copy_tests(meta, workdir)
+        env = _environment(meta, tree, token, -1, results)
+        env["TMPDIR"] = str(workdir / "tmp")  # what the code leaves in temp goes with the run
+        (workdir / "tmp").mkdir(mode=0o700)
+        with _Supervised(_argv(meta, tests), env, key, meta.timeout, workdir) as run:
+            output, timed_out, flooded, lingered = _read(run.proc, meta.timeout, results)
+        report = run.report
         record, forged = _verified(results, key)
         current = ""
         with contextlib.suppress(OSError), open(f"{results}.current", "rb") as file:
             current = file.read(300).decode(errors="replace")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return _Run(proc.returncode, output, timed_out, flooded, record, forged, current, strays)
+    return _Run(
+        report.get("returncode"),
+        output,
+        timed_out and not lingered,
+        flooded,
+        record,
+        forged,
+        current,
+        list(report.get("strays", [])),
+        lingered,
+    )
 
 
-def _read(proc: subprocess.Popen, timeout: float) -> tuple[bytes, bool, bool]:
-    """Read output until the process ends, the time limit passes, or the output floods."""
+def _copy_tests(meta: Meta, workdir: Path) -> Path:
+    """The exercise's test file and its conftest.py, copied for this run only: learner code
+    that deletes or edits them (or leaves a __pycache__ beside them) cannot break later checks."""
+    source = meta.tests_path
+    if not source.is_file():
+        restore_tests(meta)  # deleted: git has them (the learner's file is left alone)
+    if not source.is_file():
+        raise WorkbookError(
+            f"The tests of {meta.id} ({_label(source)}) are missing: they are part of the"
+            " workbook, not yours to edit, and something deleted them.",
+            f"restore them with `python -m workbook reset {meta.id}` (in a notebook:"
+            f' wb.exercise("{meta.id}").reset()); it keeps a copy of your own file.',
+        )
+    folder = workdir / "tests"
+    folder.mkdir()
+    shutil.copy2(source, folder / source.name)
+    conftest = source.parent / "conftest.py"
+    if conftest.is_file():
+        shutil.copy2(conftest, folder / "conftest.py")
+    return folder / source.name
+
+
+# Run as a script in isolated mode (-I): `-m workbook._supervise` would import the whole
+# workbook package (Celery, RQ, ...: seconds on a busy machine) before the tests start.
+SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
+
+
+class _Supervised:
+    """The test process under workbook._supervise: a process of its own that kills every
+    process the check started (however it hid) when the tests end, at the time limit, or
+    when this process dies, and reports the exit code and what was left running."""
+
+    GRACE = 10.0  # the supervisor's own deadline: after ours, in case we are frozen
+
+    def __init__(self, argv: list[str], env: dict[str, str], key: bytes, timeout: float,
+                 workdir: Path) -> None:  # fmt: skip
+        key_read, key_write = os.pipe()
+        report_read, report_write = os.pipe()
+        os.write(key_write, key)
+        os.close(key_write)
+        env[KEY_FD_ENV] = str(key_read)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", SUPERVISOR, str(timeout + self.GRACE),
+                 str(workdir), str(report_write), str(key_read), "--", *argv],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,  # closed (even by our death): kill everything now
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C or a kill of our group does not reach it
+                pass_fds=(key_read, report_write),
+            )  # fmt: skip
+        finally:
+            os.close(key_read)
+            os.close(report_write)
+        self._report_fd = report_read
+        self.report: dict[str, Any] = {}
+
+    def __enter__(self) -> _Supervised:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Tell the supervisor to end the run (if it has not), and read its report."""
+        with contextlib.suppress(OSError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:  # it should never hang; if it does, end it
+            self.proc.kill()
+            self.proc.wait()
+        with os.fdopen(self._report_fd, "rb") as report:
+            data = report.read(RECORD_LIMIT)
+        with contextlib.suppress(ValueError):
+            self.report = json.loads(data or b"{}")
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+LINGER = 10.0  # seconds a test process may take to exit after its tests have all run
+
+
+def _read(proc: subprocess.Popen, timeout: float, results: Path) -> tuple[bytes, bool, bool, bool]:
+    """Read output until the process ends, the time limit passes, or the output floods.
+
+    (output, timed out, flooded, lingered): lingered when the tests had finished (their
+    record was written) but the process did not end within LINGER seconds, or the limit."""
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
-    output, exited_at, eof = bytearray(), None, False
+    output, exited_at, eof, finished_at = bytearray(), None, False, None
     with selectors.DefaultSelector() as selector:
         selector.register(proc.stdout, selectors.EVENT_READ)
         while True:
             now = time.monotonic()
+            if finished_at is None and results.exists():
+                finished_at = now
             if now >= deadline:
-                return bytes(output), True, False
+                return bytes(output), True, False, finished_at is not None
+            if finished_at is not None and now - finished_at > LINGER and proc.poll() is None:
+                return bytes(output), False, False, True
             if proc.poll() is not None:
                 exited_at = now if exited_at is None else exited_at
                 if eof or now - exited_at > 0.5:
@@ -294,78 +379,8 @@ def _read(proc: subprocess.Popen, timeout: float) -> tuple[bytes, bool, bool]:
                 eof = not chunk
                 output += chunk
                 if len(output) > OUTPUT_LIMIT:
-                    return bytes(output[:OUTPUT_LIMIT]), False, True
-    return bytes(output), False, False
-
-
-def _kill_everything(proc: subprocess.Popen, token: str) -> None:
-    """SIGKILL the process group, then any process carrying this check's token (on Linux:
-    children that left the group, and what the workbook machinery started)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    _sweep(token)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
-def _strays(pgid: int) -> list[str]:
-    """What still runs in the test process's group after it ended: left running by the code.
-
-    A short grace lets processes that were already exiting finish."""
-    deadline = time.monotonic() + 0.5
-    while True:
-        found = _group_members(pgid)
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
-
-
-def _group_members(pgid: int) -> list[str]:
-    if not os.path.isdir("/proc"):  # macOS: only whether any is left
-        try:
-            os.killpg(pgid, 0)
-        except OSError:
-            return []
-        return ["(a process)"]
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"{entry.path}/stat", encoding="utf-8", errors="replace") as file:
-                fields = file.read().rpartition(")")[2].split()
-            with open(f"{entry.path}/cmdline", "rb") as file:
-                command = file.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            members.append(f"pid {entry.name}: {command[:80]}")
-    return members
-
-
-def _sweep(token: str) -> None:
-    if not os.path.isdir("/proc"):
-        return
-    needle = f"{RUN_ENV}={token}".encode()
-    for _ in range(5):
-        found = False
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                with open(f"{entry.path}/environ", "rb") as file:
-                    environ = file.read()
-            except OSError:
-                continue
-            if needle in environ.split(b"\0"):
-                with contextlib.suppress(OSError):
-                    os.kill(int(entry.name), signal.SIGKILL)
-                    found = True
-        if not found:
-            return
-        time.sleep(0.05)
+                    return bytes(output[:OUTPUT_LIMIT]), False, True, False
+    return bytes(output), False, False, False
 
 
 def _verified(path: Path, key: bytes) -> tuple[dict[str, Any] | None, bool]:
@@ -433,6 +448,32 @@ def _judge(meta: Meta, tree: Path, run: _Run) -> tuple[Verdict, str, str]:
             "",
         )
     return Verdict.INCORRECT, *_explain_failure(meta, tree, run, items, outcomes)
+
+
+def _lingered(meta: Meta, run: _Run) -> tuple[Verdict, str, str] | None:
+    """Every test passed, but the process did not end: say so, not "did not finish"."""
+    items, outcomes = _tally(run.record)
+    record = run.record or {}
+    passed = bool(items) and all(outcomes.get(i) == "passed" for i in items)
+    if not (run.lingered and passed and record.get("exitstatus") == 0):
+        return None
+    threads = [str(name) for name in record.get("threads", [])]
+    which = f" (still running: {', '.join(repr(t) for t in threads[:5])})" if threads else ""
+    return (
+        Verdict.INCORRECT,
+        f"The tests passed, but your code kept the test process from ending{which}, so the"
+        " check stopped it. Stop what you start: end your thread (signal it and join it), or"
+        " make it a daemon thread.",
+        "",
+    )
+
+
+def _with_leftovers(details: str, run: _Run) -> str:
+    """Name what the code left running (the check has stopped it), whatever the verdict."""
+    if not run.strays or "\n".join(run.strays) in details:
+        return details
+    listed = "Left running by your code (the check stopped it):\n" + "\n".join(run.strays)
+    return f"{details}\n{listed}" if details else listed
 
 
 def _stub_message(exercise_id: str, texts: list[str]) -> str | None:

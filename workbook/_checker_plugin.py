@@ -20,6 +20,7 @@ import hmac
 import json
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -145,6 +146,12 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         "failures": list(_failures.values()),
         "exitstatus": int(exitstatus),
         "module_file": imported,
+        # Threads that keep the process from ending, named if it then does not end.
+        "threads": [
+            t.name
+            for t in threading.enumerate()
+            if not t.daemon and t is not threading.main_thread()
+        ],
     }
     body = json.dumps(record, sort_keys=True).encode()
     data = json.dumps({"record": body.decode(), "mac": sign(body)})

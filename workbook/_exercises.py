@@ -7,6 +7,7 @@ solution / reset (learntools' problem view).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import json
@@ -15,6 +16,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,11 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows, which the workbook does not support
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from ._checker import CheckResult
@@ -124,7 +132,10 @@ def _validate(entry: Any, number: int, path: Path) -> Meta:
     if not _ID.fullmatch(entry["id"]):
         raise bad("id", f"is {entry['id']!r}, not of the form exNN (ex01, ex02, ...)")
     for field in ("notebook", "file", "solution", "tests"):
-        if not (ROOT / entry[field]).is_file():
+        path = ROOT / entry[field]
+        # The learner file and the tests may have been deleted (by hand, or by learner code
+        # in a check): git still has them, and `reset` (or the next check) restores them.
+        if not path.is_file() and (field not in ("file", "tests") or committed(path) is None):
             raise bad(field, f"names {entry[field]}, which does not exist")
     file, solution = Path(entry["file"]), Path(entry["solution"])
     if file.suffix != ".py" or not file.stem.isidentifier():
@@ -194,13 +205,30 @@ def read_progress() -> dict[str, dict[str, Any]]:
 def _write_progress(data: dict[str, dict[str, Any]]) -> None:
     path = progress_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a check in the kernel and one in a shell may overlap
+    os.replace(tmp, path)  # atomic: a reader never sees half a file
+
+
+@contextlib.contextmanager
+def _progress_lock() -> Iterator[None]:
+    """One read-change-write of the progress file at a time, across processes (a check in
+    the kernel and one in a shell may record at the same moment: without it, one is lost)."""
+    path = progress_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def update_progress(exercise_id: str, **fields: Any) -> None:
     """Merge `fields` into the entry (None removes a field; no fields clears the entry)."""
+    with _progress_lock():
+        _update_progress(exercise_id, fields)
+
+
+def _update_progress(exercise_id: str, fields: dict[str, Any]) -> None:
     data = read_progress()
     entry = data.get(exercise_id, {}) if fields else {}
     for key, value in fields.items():
@@ -225,11 +253,12 @@ def record_verdict(exercise_id: str, verdict: str) -> None:
 def take_hint(meta: Meta, number: int | None = None) -> int:
     """Which hint to show (the next one unless `number` is given), remembered in the progress
     file, so that the notebook and the shell count the same hints."""
-    seen = int(read_progress().get(meta.id, {}).get("hints_seen", 0))
-    if number is None:
-        number = min(seen + 1, len(meta.hints))
-    if 1 <= number <= len(meta.hints):  # hint_text names the range for any other number
-        update_progress(meta.id, hints_seen=max(seen, number))
+    with _progress_lock():
+        seen = int(read_progress().get(meta.id, {}).get("hints_seen", 0))
+        if number is None:
+            number = min(seen + 1, len(meta.hints))
+        if 1 <= number <= len(meta.hints):  # hint_text names the range for any other number
+            _update_progress(meta.id, {"hints_seen": max(seen, number)})
     return number
 
 
@@ -357,8 +386,48 @@ def stub_from_git(meta: Meta) -> str:
     return done.stdout
 
 
+def committed(path: Path) -> str | None:
+    """The file as committed to git (HEAD), or None: not a git clone, or not a tracked file."""
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:  # the folder may be gone too
+        folder = folder.parent
+    if shutil.which("git") is None:
+        return None
+    top = subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if top.returncode != 0:
+        return None
+    try:
+        relative = path.resolve().relative_to(Path(top.stdout.strip()).resolve())
+    except ValueError:
+        return None
+    done = subprocess.run(
+        ["git", "-C", top.stdout.strip(), "show", f"HEAD:{relative.as_posix()}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stdout if done.returncode == 0 else None
+
+
+def restore_tests(meta: Meta) -> list[Path]:
+    """Put back the exercise's test file and the conftest.py beside it, where missing or
+    changed, from git; returns what was restored (the tests belong to the workbook)."""
+    restored = []
+    for path in (meta.tests_path, meta.tests_path.parent / "conftest.py"):
+        text = committed(path)
+        if text is None:
+            continue
+        if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            restored.append(path)
+    return restored
+
+
 def reset_file(meta: Meta) -> Path | None:
-    """Restore the stub; the learner's version is kept in .workbook/backups/. Returns that copy."""
+    """Restore the stub and the exercise's tests; the learner's version is kept in
+    .workbook/backups/. Returns that copy."""
     stub = stub_from_git(meta)
     path, backup = meta.file_path, None
     if path.exists() and path.read_text(encoding="utf-8") != stub:
@@ -366,7 +435,9 @@ def reset_file(meta: Meta) -> Path | None:
         backup = progress_path().parent / "backups" / f"{path.stem}.{stamp}.py"
         backup.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, backup)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(stub, encoding="utf-8")
+    restore_tests(meta)
     update_progress(meta.id)  # the stub again: not attempted
     return backup
 
