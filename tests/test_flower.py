@@ -1,4 +1,4 @@
-"""flower(): Celery's monitor as a child process on loopback, its API open, replaced on re-run."""
+"""flower(): Celery's monitor as a child process on loopback, behind a login, replaced on re-run."""
 
 from __future__ import annotations
 
@@ -29,6 +29,32 @@ def test_flower_shows_workers_and_tasks_from_its_api(redis_server):
     assert not flower.alive()
     with pytest.raises(httpx.ConnectError):
         httpx.get(flower.url + "/healthcheck", timeout=2)
+
+
+def test_a_web_page_cannot_start_tasks_through_flower(redis_server):
+    """What any page open in the learner's browser can send to 127.0.0.1: a "simple"
+    cross-origin POST (text/plain, so no preflight), with and without the login (a browser
+    that logged in to Flower before sends it along)."""
+    worker = wb.celery_worker(TARGET, process=True)
+    flower = wb.flower(TARGET)
+    path = "/api/task/async-apply/app_snippets.quickstart_celery.add"
+    forged = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+    body = '{"args": [2, 3]}'
+    with httpx.Client(base_url=flower.url, trust_env=False, timeout=10) as browser:
+        anonymous = browser.post(path, content=body, headers=forged)
+        assert anonymous.status_code in (401, 403), anonymous.text
+        logged_in = browser.post(
+            path, content=body, headers=forged, auth=(flower.user, flower.password)
+        )
+        assert logged_in.status_code in (401, 403), logged_in.text
+    assert flower.password in repr(flower) and flower.password in flower._repr_html_()
+    # The same call from the notebook (same origin, with the login) works: the refusals
+    # above were Flower's, not a broken route. Then the worker's log shows one task only.
+    own = flower.client.post(path, json={"args": [2, 3]})
+    assert own.status_code == 200, own.text
+    assert quickstart_celery.app.AsyncResult(own.json()["task-id"]).get(timeout=15) == 5
+    received = wait_until(lambda: worker.logs(500).count("] received"))
+    assert received == 1, worker.logs(500)
 
 
 def test_flower_again_replaces_it_on_the_same_port(redis_server):

@@ -1,12 +1,17 @@
 """flower(): Celery's web monitor, Flower, as a child process on 127.0.0.1.
 
-`celery -A module:app flower` with the HTTP API open (FLOWER_UNAUTHENTICATED_API=true: the
-API answers 401 without it or --basic-auth) on a loopback port. Flower lists tasks only
-from workers that send events: start them with `events=True` (`-E`).
+`celery -A module:app flower` on a loopback port, behind basic auth with a user name and a
+random password made once per kernel. Loopback alone does not protect an HTTP API: any web
+page open in the learner's browser can send requests to 127.0.0.1, and Flower's API starts
+tasks and shuts workers down. With basic auth set, Flower also refuses cross-origin writes.
+The credentials reach Flower through its environment (FLOWER_BASIC_AUTH), never its command
+line. Flower lists tasks only from workers that send events: start them with `events=True`.
 """
 
 from __future__ import annotations
 
+import html
+import secrets
 import sys
 from typing import Any
 
@@ -19,6 +24,8 @@ from ._redis import free_port, require
 from ._serve import _bind, _port_in_use
 
 HOST = "127.0.0.1"
+USER = "workbook"
+_PASSWORD = secrets.token_urlsafe(16)  # one per kernel: a re-run cell keeps the same login
 
 
 class FlowerServer(ProcessHandle):
@@ -29,12 +36,17 @@ class FlowerServer(ProcessHandle):
     def __init__(self, target: str, port: int, options: dict[str, Any]) -> None:
         self.target, self.port = target, port
         self.url = f"http://{HOST}:{port}"
-        self.client = httpx.Client(base_url=self.url, timeout=10, trust_env=False)
+        self.user, self.password = USER, _PASSWORD
+        self.client = httpx.Client(
+            base_url=self.url, timeout=10, trust_env=False, auth=(self.user, self.password)
+        )
         flags = _flags({"address": HOST, "port": port, **options})
         argv = [sys.executable, "-m", "celery", "-A", target, "flower", *flags]
-        self.process = ChildProcess(
-            f"flower-{port}", argv, env={"FLOWER_UNAUTHENTICATED_API": "true"}
-        )
+        env = {
+            "FLOWER_BASIC_AUTH": f"{self.user}:{self.password}",
+            "FLOWER_UNAUTHENTICATED_API": "",
+        }
+        self.process = ChildProcess(f"flower-{port}", argv, env=env)
         self._start()
 
     def _start(self) -> None:
@@ -74,14 +86,29 @@ class FlowerServer(ProcessHandle):
 
     def __repr__(self) -> str:
         state = "running" if self.alive() else "stopped"
-        return f"<flower {self.target} at {self.url} pid {self.pid} {state}>"
+        return (
+            f"<flower {self.target} at {self.url} pid {self.pid} {state};"
+            f" log in as {self.user!r} with password {self.password!r}>"
+        )
+
+    def _repr_html_(self) -> str:
+        state = "running" if self.alive() else "stopped"
+        url = html.escape(self.url)
+        return (
+            f"Flower for <code>{html.escape(self.target)}</code> at"
+            f" <a href='{url}' target='_blank'>{url}</a> (pid {self.pid}, {state}).<br>"
+            f"Log in as <code>{html.escape(self.user)}</code> with password"
+            f" <code>{html.escape(self.password)}</code> (made for this kernel;"
+            " <code>.api(...)</code> sends it for you)."
+        )
 
 
 def flower(app: Any, *, port: int | None = None, **options: Any) -> FlowerServer:
     """Start Flower, Celery's monitor, for `app` ("module:attr" or the app object) on 127.0.0.1.
 
     Returns once it answers; `.url` is its web UI, `.api("workers")` / `.api("tasks")` its
-    HTTP API (open, since it listens on loopback only). Tasks show up only from workers
+    HTTP API. Both need the login shown by the handle (`.user`, `.password`: random, made
+    once per kernel); `.api()` and `.client` send it. Tasks show up only from workers
     started with events=True. Extra keyword options become flower's CLI flags. Running it
     again for the same app replaces it on the same port; it stops with the kernel.
     """
