@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import psutil
 import pytest
 import redis
 
@@ -120,3 +125,32 @@ def test_a_taken_port_moves_redis_and_says_what_to_do(redis_server, capsys):
 def test_server_ports_avoid_the_ephemeral_range():
     ports = {free_port() for _ in range(20)}
     assert all(20000 <= port < 32000 for port in ports), ports
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_no_child_shows_the_redis_password_on_its_command_line(redis_server):
+    """Every user of the machine can read /proc/<pid>/cmdline (and `ps` shows it)."""
+    password = urlsplit(redis_server.url).password
+    assert password
+    started = [
+        wb.rq_worker(["default"], process=True),
+        wb.rq_cron("app_snippets.rq_cron_config"),
+        wb.celery_worker("app_snippets.quickstart_celery:app", process=True),
+        wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process=True),
+        wb.serve("app_snippets.slow_report:app", process=True),
+        wb.flower("app_snippets.quickstart_celery:app"),
+    ]
+    children = psutil.Process().children(recursive=True)
+    assert redis_server.pid in {c.pid for c in children} and len(children) >= 7
+    shown = {}
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            shown[child.pid] = Path(f"/proc/{child.pid}/cmdline").read_bytes()
+    leaks = {
+        pid: cmd.replace(b"\0", b" ")[:120]
+        for pid, cmd in shown.items()
+        if password.encode() in cmd
+    }
+    assert not leaks, f"the Redis password is on these command lines: {leaks}"
+    for handle in started:
+        handle.stop()

@@ -160,9 +160,14 @@ def _launch(port: int, password: str) -> RedisServer:
     binary, source = find_server_binary()
     workdir = ChildProcess("redis", []).log_path.parent / f"redis-{port}"
     workdir.mkdir(exist_ok=True, mode=0o700)
+    # The password goes in a file only we can read: a command line is visible to every user
+    # of the machine (ps, /proc/<pid>/cmdline). The config file must come first.
+    config = workdir / "password.conf"
+    config.touch(mode=0o600)
+    config.write_text(f"requirepass {password}\n", encoding="utf-8")
     argv = [
-        binary, "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
-        "--requirepass", password, "--save", "", "--appendonly", "no",
+        binary, str(config), "--bind", "127.0.0.1", "--port", str(port),
+        "--protected-mode", "yes", "--save", "", "--appendonly", "no",
         "--dir", str(workdir), "--daemonize", "no", "--logfile", "",
     ]  # fmt: skip
     process = ChildProcess(f"redis-{port}", argv)

@@ -171,8 +171,7 @@ def rq_worker(
             resolved = resolve_serializer(path) if path else None
             return RQThreadWorker(queues, resolved, with_scheduler, **options)
         name = f"workbook-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        flags = {"url": os.environ["REDIS_URL"], "name": name, "serializer": path,
-                 "with_scheduler": with_scheduler, **options}  # fmt: skip
+        flags = {"name": name, "serializer": path, "with_scheduler": with_scheduler, **options}
         argv = [sys.executable, "-m", "rq.cli", "worker", *cli_flags(flags), *queues]
 
         def ready(_: Any) -> bool:
@@ -180,6 +179,9 @@ def rq_worker(
             with connection:
                 return connection.hget(f"rq:worker:{name}", "state") in (b"idle", b"busy")
 
-        return ProcessWorker("rq", " ".join(queues), argv, ready)
+        # The URL (with its password) goes through the environment: a command line is
+        # visible to every user of the machine (ps, /proc/<pid>/cmdline).
+        env = {"RQ_REDIS_URL": os.environ["REDIS_URL"]}
+        return ProcessWorker("rq", " ".join(queues), argv, ready, env)
 
     return _registry.replace(key("rq", ",".join(queues)), start)

@@ -31,8 +31,7 @@ def rq_cron(config: str, **options: Any) -> ProcessWorker:
     require(None, "The RQ cron scheduler")
 
     def start() -> ProcessWorker:
-        argv = [sys.executable, "-m", "rq.cli", "cron", "--url", os.environ["REDIS_URL"]]
-        argv += [*cli_flags(options), config]
+        argv = [sys.executable, "-m", "rq.cli", "cron", *cli_flags(options), config]
 
         def ready(process: Any) -> bool:
             connection = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=1)
@@ -40,6 +39,8 @@ def rq_cron(config: str, **options: Any) -> ProcessWorker:
                 names = connection.zrange(REGISTRY_KEY, 0, -1)
             return any(f":{process.pid}:".encode() in name for name in names)
 
-        return ProcessWorker("rq-cron", config, argv, ready)
+        # The URL (with its password) goes through the environment, not the command line.
+        env = {"RQ_REDIS_URL": os.environ["REDIS_URL"]}
+        return ProcessWorker("rq-cron", config, argv, ready, env)
 
     return _registry.replace(key("rq-cron", config), start)
