@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import Celery
 
-from app_snippets.settings import redis_url
+from app_snippets.settings import celery_redis_options, redis_url
 
 app = Celery("quickstart", broker=redis_url(), backend=redis_url())
 app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+app.conf.update(celery_redis_options())  # a dead Redis fails a call in about a second
 
 
 @app.task

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from . import _registry
+from . import _redis_death, _registry
 from ._errors import WorkbookError
 from ._procs import ChildProcess
 
@@ -144,6 +144,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
+            _redis_death.stopping(self)
             self.process.stop(timeout=5)
         _registry.forget(self)
         if os.environ.get(_OURS) == self.url and os.environ.get("REDIS_URL") == self.url:
@@ -205,7 +206,14 @@ def start_redis() -> RedisServer:
         if current.alive():
             os.environ["REDIS_URL"] = os.environ[_OURS] = current.url
             return current
-        print(f"Redis (pid {current.pid}) had stopped; starting a new one at the same address.")
+        death = _redis_death.death_of(current)
+        if death is not None:
+            death.reported = True  # this message says it all
+        print(
+            f"The workbook's Redis (pid {current.pid}) had stopped; a new one starts at the"
+            " same address. It is empty: the tasks, jobs and results kept in the old one are"
+            " gone."
+        )
         current.process.stop(timeout=1)
     handle = None
     if _last_address is not None:
@@ -225,4 +233,9 @@ def start_redis() -> RedisServer:
     _last_address = (parts.port or 0, parts.password or "")
     os.environ["REDIS_URL"] = os.environ[_OURS] = handle.url
     _registry.put(KEY, handle)
+    _redis_death.watch(handle)
+    if isinstance(current, RedisServer) and current is not handle:
+        gone = _redis_death.death_of(current)
+        for line in _redis_death.revive(gone) if gone is not None else []:
+            print(line)
     return handle

@@ -33,6 +33,12 @@ def get(key: str) -> Stoppable | None:
         return _running.get(key)
 
 
+def handles() -> list[Stoppable]:
+    """Everything this kernel runs now."""
+    with _lock:
+        return list(_running.values())
+
+
 def put(key: str, handle: Stoppable) -> None:
     with _lock:
         _running[key] = handle
