@@ -65,3 +65,38 @@ def test_every_child_is_gone_when_the_kernel_goes(how):
         if manager.is_alive():
             manager.shutdown_kernel(now=True)
         manager.cleanup_resources()
+
+
+ORPHAN = """
+import json, time
+from pathlib import Path
+from workbook._procs import ChildProcess
+from workbook._paths import runtime_dir
+pid_file = runtime_dir() / "orphan.pid"
+# A child whose own child leaves its group and session (setsid), then is orphaned when its
+# parent exits: no group, session or parent leads to it any more, only the watchdog's record.
+script = f"setsid sleep 304 & echo $! > {pid_file}; sleep 3"
+parent = ChildProcess("orphan-maker", ["sh", "-c", script])
+parent.start()
+while parent.alive():
+    time.sleep(0.1)
+print(json.dumps({"orphan": int(pid_file.read_text())}))
+"""
+
+
+@pytest.mark.slow
+def test_an_orphan_that_left_its_group_and_session_goes_with_the_kernel():
+    manager, client = start_kernel()
+    orphan = 0
+    try:
+        orphan = run_json(client, ORPHAN)["orphan"]
+        assert living({orphan}) == {orphan}, "the orphan was not running: this tests nothing"
+        os.kill(manager.provisioner.pid, signal.SIGKILL)
+        assert not wait_until_gone({orphan}, 10), "the orphan outlived its kernel"
+    finally:
+        client.stop_channels()
+        if manager.is_alive():
+            manager.shutdown_kernel(now=True)
+        manager.cleanup_resources()
+        if orphan and living({orphan}):
+            os.kill(orphan, signal.SIGKILL)  # leave nothing behind, even when the test fails

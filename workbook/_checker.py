@@ -271,8 +271,9 @@ def _copy_tests(meta: Meta, workdir: Path) -> Path:
     """The exercise's test file and its conftest.py, copied for this run only: learner code
     that deletes or edits them (or leaves a __pycache__ beside them) cannot break later checks."""
     source = meta.tests_path
-    if not source.is_file():
-        restore_tests(meta)  # deleted: git has them (the learner's file is left alone)
+    # Deleted (by hand, or by learner code in an earlier check): git has them. Only what is
+    # missing comes back: a changed test may be an author's work in progress.
+    restore_tests(meta, changed=False)
     if not source.is_file():
         raise WorkbookError(
             f"The tests of {meta.id} ({_label(source)}) are missing: they are part of the"

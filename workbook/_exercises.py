@@ -410,11 +410,13 @@ def committed(path: Path) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def restore_tests(meta: Meta) -> list[Path]:
-    """Put back the exercise's test file and the conftest.py beside it, where missing or
-    changed, from git; returns what was restored (the tests belong to the workbook)."""
+def restore_tests(meta: Meta, *, changed: bool = True) -> list[Path]:
+    """Put back the exercise's test file and the conftest.py beside it from git, where
+    missing (and, unless changed=False, where changed); returns what was restored."""
     restored = []
     for path in (meta.tests_path, meta.tests_path.parent / "conftest.py"):
+        if path.is_file() and not changed:
+            continue
         text = committed(path)
         if text is None:
             continue

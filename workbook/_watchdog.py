@@ -5,6 +5,13 @@ atexit never runs when a kernel is killed with SIGKILL, so the kernel starts thi
 process-group id of every child it starts down a pipe. The moment the kernel dies, for any
 reason, the pipe reaches end-of-file and the watchdog kills every group it was told about,
 then removes the kernel's run-time folder (logs, Redis' working directory).
+
+Nothing here relies on a marker a process can scrub (valkey-server blanks its environment).
+A child is found by its group, by its session (every child starts a session of its own, and
+its descendants stay in it unless they call setsid), and by a record, refreshed every
+second, of its descendants' pids with their start times (so an orphan that left both is
+still known, and a reused pid is not mistaken for it). The watchdog runs as a script
+(`python -I .../_watchdog.py`), importing only the standard library and psutil.
 """
 
 from __future__ import annotations
@@ -18,8 +25,6 @@ import sys
 import threading
 import time
 
-from ._paths import runtime_dir
-
 _lock = threading.Lock()
 _watchdog: subprocess.Popen | None = None
 _owner = 0  # the pid that started the watchdog: a forked child must not reuse our pipe
@@ -29,8 +34,10 @@ def _send(line: str) -> None:
     global _watchdog, _owner
     with _lock:
         if _watchdog is None or _watchdog.poll() is not None or _owner != os.getpid():
+            from ._paths import runtime_dir
+
             _watchdog = subprocess.Popen(
-                [sys.executable, "-m", "workbook._watchdog", str(runtime_dir())],
+                [sys.executable, "-I", os.path.abspath(__file__), str(runtime_dir())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -96,16 +103,64 @@ def _kill_groups(groups: set[int]) -> None:
                     groups.discard(pgid)
 
 
+def _record(groups: set[int], known: dict[int, float]) -> None:
+    """Remember every descendant of the groups' leaders, with its start time."""
+    import psutil
+
+    for pgid in groups:
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(pgid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    known[child.pid] = child.create_time()
+
+
+def _kill_known(known: dict[int, float]) -> None:
+    """SIGKILL recorded descendants that still run (the same process: same start time)."""
+    import psutil
+
+    for pid, started in known.items():
+        with contextlib.suppress(psutil.Error, OSError):
+            if psutil.Process(pid).create_time() == started:
+                os.kill(pid, signal.SIGKILL)
+
+
+def _kill_sessions(sessions: set[int]) -> None:
+    """SIGKILL every process still in one of the children's sessions (orphans included)."""
+    if not sessions or not os.path.isdir("/proc"):
+        return
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            with contextlib.suppress(OSError):
+                if os.getsid(int(entry)) in sessions:
+                    os.kill(int(entry), signal.SIGKILL)
+
+
 def main() -> None:
+    import selectors
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is not for us
     groups: set[int] = set()
-    for line in sys.stdin:
-        line = line.strip()
-        if line.startswith("+"):
-            groups.add(int(line[1:]))
-        elif line.startswith("-"):
-            groups.discard(int(line[1:]))
+    known: dict[int, float] = {}
+    buffer = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(sys.stdin.fileno(), selectors.EVENT_READ)
+        while True:
+            if selector.select(1.0):
+                chunk = os.read(sys.stdin.fileno(), 4096)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in (raw.decode().strip() for raw in lines):
+                    if line.startswith("+"):
+                        groups.add(int(line[1:]))
+                    elif line.startswith("-"):
+                        groups.discard(int(line[1:]))
+            _record(groups, known)
+    sessions = set(groups)
     _kill_groups(groups)
+    _kill_known(known)
+    _kill_sessions(sessions)
     if len(sys.argv) > 1:
         shutil.rmtree(sys.argv[1], ignore_errors=True)
 
