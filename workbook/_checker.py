@@ -348,7 +348,9 @@ class _Supervised:
             self.proc.stdout.close()
 
 
-LINGER = 10.0  # seconds a test process may take to exit after its tests have all run
+# Seconds a test process may take to exit after its tests have all run: its clean-up stops
+# workers, each given 10 s to finish (workbook._procs).
+LINGER = 15.0
 
 
 def _read(proc: subprocess.Popen, timeout: float, results: Path) -> tuple[bytes, bool, bool, bool]:
@@ -413,7 +415,8 @@ def _judge(meta: Meta, tree: Path, run: _Run) -> tuple[Verdict, str, str]:
     items, outcomes = _tally(run.record)
     record = run.record or {}
     all_passed = bool(items) and all(outcomes.get(i) == "passed" for i in items)
-    finished = not (run.timed_out or run.flooded) and run.returncode == 0
+    ended = run.returncode == 0 or run.lingered  # lingered: stopped after the tests ended
+    finished = not (run.timed_out or run.flooded) and ended
     if record and finished and all_passed and record.get("exitstatus") == 0:
         module_file = record.get("module_file")
         expected = tree / Path(meta.file).name
@@ -459,7 +462,9 @@ def _lingered(meta: Meta, run: _Run) -> tuple[Verdict, str, str] | None:
     if not (run.lingered and passed and record.get("exitstatus") == 0):
         return None
     threads = [str(name) for name in record.get("threads", [])]
-    which = f" (still running: {', '.join(repr(t) for t in threads[:5])})" if threads else ""
+    if not threads:  # not a thread of the code (slow clean-up, say): judge the record
+        return None
+    which = f" (still running: {', '.join(repr(t) for t in threads[:5])})"
     return (
         Verdict.INCORRECT,
         f"The tests passed, but your code kept the test process from ending{which}, so the"
