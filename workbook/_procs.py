@@ -124,6 +124,8 @@ class ChildProcess:
         if self.popen is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(5)
+            if self.popen.returncode is not None:  # gone: its id may be reused, forget it
+                _watchdog.forget(self.popen.pid)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the group, wait up to `timeout`, then SIGKILL whatever is left."""

@@ -97,8 +97,9 @@ class Supervisor:
     def kill_all(self) -> int:
         """SIGKILL everything below, again and again until nothing is left (forks race us)."""
         killed: set[int] = set()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.child.pid, signal.SIGKILL)
+        if self.returncode is None:  # once reaped, its pid (and group id) may be reused
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.child.pid, signal.SIGKILL)
         for _ in range(100):
             self.reap()
             left = self.living()

@@ -51,8 +51,10 @@ def _send(line: str) -> None:
 
 
 def watch(pgid: int) -> None:
-    """Kill process group `pgid` when this process dies."""
-    _send(f"+{pgid}")
+    """Kill process group `pgid` when this process dies (`pgid`: a child just started, so
+    its start time, sent along, tells it from a later process that reuses its pid)."""
+    started = _start_time(pgid)
+    _send(f"+{pgid}" if started is None else f"+{pgid}:{started!r}")
 
 
 def forget(pgid: int) -> None:
@@ -135,11 +137,34 @@ def _kill_sessions(sessions: set[int]) -> None:
                     os.kill(int(entry), signal.SIGKILL)
 
 
+def _start_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _still_ours(groups: dict[int, float | None]) -> set[int]:
+    """The groups whose id still means our child. Pids are reused (pid_max is 32768 on
+    many machines): a group whose leader died unseen (a crash demo's SIGKILL) may by now be
+    the id of someone else's process, another kernel's even. A leader that runs with another
+    start time is not ours; a leader that is gone leaves an id that cannot be reused while
+    members of its group or session remain, so those members are ours."""
+    kept = set()
+    for pgid, started in groups.items():
+        now = _start_time(pgid)
+        if now is None or started is None or now == started:
+            kept.add(pgid)
+    return kept
+
+
 def main() -> None:
     import selectors
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is not for us
-    groups: set[int] = set()
+    groups: dict[int, float | None] = {}  # process-group id -> its leader's start time
     known: dict[int, float] = {}
     buffer = b""
     with selectors.DefaultSelector() as selector:
@@ -153,14 +178,15 @@ def main() -> None:
                 *lines, buffer = buffer.split(b"\n")
                 for line in (raw.decode().strip() for raw in lines):
                     if line.startswith("+"):
-                        groups.add(int(line[1:]))
+                        pgid, _, started = line[1:].partition(":")
+                        groups[int(pgid)] = float(started) if started else _start_time(int(pgid))
                     elif line.startswith("-"):
-                        groups.discard(int(line[1:]))
-            _record(groups, known)
-    sessions = set(groups)
-    _kill_groups(groups)
+                        groups.pop(int(line[1:]), None)
+            _record(_still_ours(groups), known)
+    ours = _still_ours(groups)
+    _kill_groups(set(ours))
     _kill_known(known)
-    _kill_sessions(sessions)
+    _kill_sessions(ours)
     if len(sys.argv) > 1:
         shutil.rmtree(sys.argv[1], ignore_errors=True)
 
