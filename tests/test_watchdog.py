@@ -11,6 +11,7 @@ import pytest
 from kernels import living
 
 import workbook._watchdog as watchdog_module
+from workbook._procs import ChildProcess
 
 NS_LAST_PID = Path("/proc/sys/kernel/ns_last_pid")
 WATCHDOG = [sys.executable, "-I", watchdog_module.__file__]
@@ -31,10 +32,13 @@ def _start_with_pid(pid: int, argv: list[str]) -> subprocess.Popen | None:
     return None
 
 
-@pytest.mark.skipif(
+FORCES_PIDS = pytest.mark.skipif(
     not NS_LAST_PID.exists() or not os.access(NS_LAST_PID, os.W_OK),
     reason="forcing a pid needs Linux and write access to ns_last_pid (root)",
 )
+
+
+@FORCES_PIDS
 def test_a_stale_group_id_reused_by_a_stranger_is_spared(tmp_path: Path) -> None:
     watchdog = subprocess.Popen([*WATCHDOG, str(tmp_path / "run")], stdin=subprocess.PIPE)
     child = subprocess.Popen(["sleep", "2"], start_new_session=True)
@@ -68,3 +72,21 @@ def test_a_registered_child_goes_with_the_kernel(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+@FORCES_PIDS
+def test_stopping_a_child_killed_earlier_spares_the_stranger_on_its_pid() -> None:
+    child = ChildProcess("killed-in-a-demo", ["sleep", "308"])
+    child.start()
+    os.kill(child.pid, 9)  # as notebook 03 does: os.kill(crash_worker.pid, signal.SIGKILL)
+    while child.alive():  # alive() reaps it: from now on its pid is free
+        pass
+    stranger = _start_with_pid(child.pid, ["sleep", "309"])
+    if stranger is None:
+        pytest.skip("could not get the same pid again on this busy machine")
+    try:
+        child.stop(timeout=1)  # what stop_all() does at the end of the notebook
+        assert living({stranger.pid}) == {stranger.pid}, "stop() killed a stranger's process"
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -115,8 +116,11 @@ class ChildProcess:
 
     def signal_group(self, sig: int) -> None:
         """Signal the child's process group and any descendant that left it."""
-        if self.popen is not None:
-            _watchdog.kill_tree(self.popen.pid, sig)
+        if self.popen is None:
+            return
+        if self.popen.returncode is not None and _pid_taken(self.popen.pid):
+            return  # ours was reaped (killed in a demo, say): that pid is a stranger's now
+        _watchdog.kill_tree(self.popen.pid, sig)
 
     def kill(self) -> None:
         """SIGKILL the whole group at once: for crash demos, and the last resort of stop()."""
@@ -138,3 +142,15 @@ class ChildProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(5)
         _watchdog.forget(self.popen.pid)
+
+
+def _pid_taken(pid: int) -> bool:
+    """Whether a process runs under `pid`. (A group id stays reserved while the group has
+    members, so a group whose leader is gone, with no process under its id, is still ours.)"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
