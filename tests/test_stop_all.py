@@ -42,6 +42,14 @@ def test_the_report_names_each_thing_stopped_workers_first(redis_server):
     assert wb.stop_all() == [] and repr(wb.stop_all()).startswith("Nothing was running")
 
 
+def test_a_process_that_had_died_already_says_so(redis_server):
+    api = wb.serve("app_snippets.slow_report:app", process=True)
+    api.kill()
+    report = wb.stop_all()
+    assert report[0] == f"ProcessServer {api.name} at {api.url} (had already stopped)"
+    assert not report[1].endswith("(had already stopped)"), report  # Redis was up
+
+
 def test_a_failed_stop_is_named_and_the_rest_still_stop(redis_server):
     _registry.put("stubborn", Stubborn())
     report = wb.stop_all()

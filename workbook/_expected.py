@@ -9,9 +9,11 @@ its type, its message and the lines of the learner's own code that led to it, th
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import sysconfig
+import tokenize
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,7 +68,7 @@ def short_traceback(error: BaseException) -> list[str]:
     how to see everything."""
     frames = traceback.extract_tb(error.__traceback__)
     ours = [frame for frame in frames if _learners(frame.filename)][-MAX_LINES:]
-    places = [(_where(frame), (frame.line or "").strip()) for frame in ours]
+    places = [(_where(frame), _code(frame.line or "")) for frame in ours]
     lines = [f"{RED}{type(error).__name__}{RESET}: {error}"]
     lines += [f"  {where}: {code}" for where, code in places]
     lines.append(
@@ -74,6 +76,16 @@ def short_traceback(error: BaseException) -> list[str]:
         f" {len(frames)} frames){RESET}"
     )
     return lines
+
+
+def _code(line: str) -> str:
+    """The line without its comment: the code is the point, and the line is long enough."""
+    line = line.strip()
+    with contextlib.suppress(tokenize.TokenError, SyntaxError):  # a statement split over lines
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            if token.type == tokenize.COMMENT:
+                return line[: token.start[1]].rstrip()
+    return line
 
 
 def _learners(filename: str) -> bool:

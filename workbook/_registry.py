@@ -74,6 +74,8 @@ def _stop_everything() -> list[str]:
     stopped = []
     for handle in handles:
         label = _label(handle)
+        if not _running_now(handle):
+            label += " (had already stopped)"
         if getattr(handle, "kind", "") == "redis":
             # A discarded celery AsyncResult talks to Redis when it is freed; with Redis
             # gone it would retry for about 19 s. Free such objects while Redis still runs.
@@ -84,6 +86,15 @@ def _stop_everything() -> list[str]:
             label += f" (stop failed: {type(exc).__name__}: {exc})"
         stopped.append(label)
     return stopped
+
+
+def _running_now(handle: Stoppable) -> bool:
+    """Whether a process (or Redis) is still up; a thread handle without alive() counts as up."""
+    alive = getattr(handle, "alive", None)
+    try:
+        return bool(alive()) if callable(alive) else True
+    except Exception:
+        return True
 
 
 def _label(handle: Stoppable) -> str:
