@@ -108,3 +108,15 @@ def test_nothing_raised_is_said_and_the_cell_succeeds(kernel):
     out = execute(kernel, "with wb.expect_error(ValueError):\n    pass")
     assert out["status"] == "ok"
     assert "Expected ValueError here, but nothing was raised" in out["stderr"]
+
+
+def test_a_fault_in_the_short_display_shows_the_full_traceback_instead(kernel):
+    execute(kernel, "from workbook import _expected\nreal = _expected.short_traceback")
+    execute(kernel, "_expected.short_traceback = 0")  # calling 0 raises inside the hook
+    try:
+        out = execute(kernel, "with wb.expect_error(RuntimeError):\n    load_settings('{')")
+    finally:
+        execute(kernel, "_expected.short_traceback = real")
+    assert out["ename"] == "RuntimeError" and "Traceback (most recent call last)" in out["shown"]
+    assert "JSONDecodeError" in out["shown"]
+    assert "Unexpected exception formatting" not in out["shown"]

@@ -56,7 +56,11 @@ def _show_short(error: BaseException) -> None:
 
     def render() -> list[str]:
         vars(error).pop("_render_traceback_", None)
-        return short_traceback(error)
+        try:
+            return short_traceback(error)
+        except Exception:  # a fault of ours must not hide the learner's error: show it all
+            shell = sys.modules["IPython"].get_ipython()
+            return shell.InteractiveTB.structured_traceback(type(error), error, error.__traceback__)
 
     # An exception type without a __dict__ keeps its full traceback.
     with contextlib.suppress(AttributeError):
