@@ -46,3 +46,12 @@ def test_redis_that_cannot_start_is_a_failed_row_not_a_crash(monkeypatch, capsys
     checks = _doctor.run_checks()
     redis_row = next(c for c in checks if c.name == "redis")
     assert not redis_row.ok and "REDIS_URL" in redis_row.fix
+
+
+def test_quick_checks_show_milliseconds_not_zero_seconds(capsys):
+    assert [_doctor.duration(s) for s in (0.0001, 0.0312, 0.9994, 1.0, 1.63)] == [
+        "<1 ms", "31 ms", "999 ms", "1.0 s", "1.6 s",
+    ]  # fmt: skip
+    _doctor._print([_doctor.Check("dramatiq", True, "add(2, 3) -> 5", seconds=0.038)])
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("dram"))
+    assert row.endswith("38 ms") and "0.0 s" not in row

@@ -85,3 +85,8 @@ def test_runs_twice_in_one_kernel(path):
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         if "raises-exception" in tags:
             assert errors, f"{path.name} cell {index} is tagged raises-exception but did not raise"
+            shown = "".join(line for error in errors for line in error.traceback)
+            assert "shown short" in shown, (
+                f"{path.name} cell {index}: wrap the expected error in `with wb.expect_error(...)`"
+                " so that it shows short"
+            )

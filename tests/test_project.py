@@ -19,6 +19,7 @@ else:
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = {
     "WorkbookError", "celery_worker", "doctor", "dramatiq_worker", "exercise", "exercises",
+    "expect_error",
     "flower",
     "rq_cron",
     "rq_worker",

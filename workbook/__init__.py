@@ -10,6 +10,7 @@ from ._doctor import doctor
 from ._dramatiq import dramatiq_worker
 from ._errors import WorkbookError
 from ._exercises import exercise, exercises
+from ._expected import expect_error
 from ._flower import flower
 from ._redis import start_redis
 from ._registry import stop_all
@@ -24,6 +25,7 @@ __all__ = [
     "dramatiq_worker",
     "exercise",
     "exercises",
+    "expect_error",
     "flower",
     "rq_cron",
     "rq_worker",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import html
 import inspect
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -76,12 +77,72 @@ def show(target: Any, name: str | None = None) -> None:
     lines = f"line {first}" if first == last else f"lines {first}-{last}"
     header = f"{label}, {lines}" if name or first > 1 else label
     if in_notebook():
-        from IPython.display import HTML, Code, display
+        from IPython.display import display
 
-        display(HTML(f"<div style='font-size:85%;color:#666'>{html.escape(header)}</div>"))
-        display(Code(text.rstrip("\n"), language="python"))
+        display(_Source(header, text.rstrip("\n")))
     else:
         print(f"# {header}\n{text.rstrip()}")
+
+
+class _Source:
+    """A file's label and its highlighted code in a notebook; the plain text elsewhere."""
+
+    def __init__(self, label: str, code: str) -> None:
+        self.label, self.code = label, code
+
+    def _repr_html_(self) -> str:
+        label = f"<div style='font-size:85%;color:#666'>{html.escape(self.label)}</div>"
+        return label + highlighted(self.code)
+
+    def __repr__(self) -> str:
+        return f"# {self.label}\n{self.code}"
+
+
+# The page's own code font: a bare <pre> inherits the prose font in some front ends (nbconvert's
+# HTML, for one), and teaching code must read as code everywhere.
+_PRE = (
+    "<pre style='font-family:var(--jp-code-font-family,monospace);"
+    "font-size:var(--jp-code-font-size,13px);line-height:1.35;margin:0.3em 0'>{}</pre>"
+)
+
+
+def highlighted(source: str) -> str:
+    """Python source as HTML with inline colours (pygments comes with JupyterLab)."""
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+    except ImportError:  # pragma: no cover - jupyterlab brings it
+        return _PRE.format(html.escape(source))
+    formatter = HtmlFormatter(noclasses=True, nobackground=True, nowrap=True)
+    return _PRE.format(highlight(source, PythonLexer(), formatter))
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_BOLD = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*")
+_ITALIC = re.compile(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])")
+
+
+def markdown_inline(text: str) -> str:
+    """HTML for Markdown as hints write it: `code`, **bold**, *italics*; all else escaped.
+
+    Hints are one paragraph of prose with code in backticks; a terminal prints them as they
+    are, where the backticks still mark the code.
+    """
+    parts = _CODE_SPAN.split(text)
+    for index, part in enumerate(parts):
+        if index % 2:
+            parts[index] = f"<code>{html.escape(part)}</code>"
+        else:
+            part = _BOLD.sub(r"<b>\1</b>", html.escape(part))
+            parts[index] = _ITALIC.sub(r"<i>\1</i>", part)
+    return "".join(parts)
+
+
+def _cell(text: str) -> str:
+    """A table cell; a short one never wraps ("not attempted" on two lines reads badly)."""
+    wrap = "" if len(text) > 24 else ";white-space:nowrap"
+    return f"<td style='text-align:left{wrap}'>{html.escape(text)}</td>"
 
 
 def table(rows: list[dict[str, Any]], columns: list[str], colour: dict[str, str] | None = None):
@@ -93,10 +154,7 @@ def table(rows: list[dict[str, Any]], columns: list[str], colour: dict[str, str]
         body = []
         for row in rows:
             style = (colour or {}).get(str(row.get(columns[0], "")), "")
-            cells = "".join(
-                f"<td style='text-align:left'>{html.escape(str(row.get(c, '')))}</td>"
-                for c in columns
-            )
+            cells = "".join(_cell(str(row.get(c, ""))) for c in columns)
             body.append(f"<tr style='{style}'>{cells}</tr>")
         display(HTML(f"<table><tr>{head}</tr>{''.join(body)}</table>"))
         return

@@ -259,10 +259,17 @@ def _redis_found(url: str) -> str:
     return f"{name} {version}: {Path(binary).name} from the {source}"
 
 
+def duration(seconds: float) -> str:
+    """ "38 ms" under a second (a quick check would read "0.0 s"), "1.6 s" from there on."""
+    if seconds >= 1:
+        return f"{seconds:.1f} s"
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.0005 else "<1 ms"
+
+
 def _print(checks: list[Check]) -> None:
     rows = [
         {"check": c.name, "status": "ok" if c.ok else "FAIL", "found": c.found, "fix": c.fix,
-         "time": f"{c.seconds:.1f} s"}
+         "time": duration(c.seconds)}
         for c in checks
     ]  # fmt: skip
     columns = ["check", "status", "found", "time"]

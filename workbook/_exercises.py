@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._display import table
+from ._display import highlighted, markdown_inline, table
 from ._errors import WorkbookError
 from ._paths import ROOT
 
@@ -352,17 +352,6 @@ def solution_source(meta: Meta) -> str:
 SPOILER = "Spoiler: this is the full solution. Try the hints first; reading it ends the puzzle."
 
 
-def highlighted(source: str) -> str:
-    """Python source as HTML with inline colours (pygments comes with JupyterLab)."""
-    try:
-        from pygments import highlight
-        from pygments.formatters import HtmlFormatter
-        from pygments.lexers import PythonLexer
-    except ImportError:  # pragma: no cover - jupyterlab brings it
-        return f"<pre>{html.escape(source)}</pre>"
-    return highlight(source, PythonLexer(), HtmlFormatter(noclasses=True, nobackground=True))
-
-
 def stub_from_git(meta: Meta) -> str:
     """The learner file as committed: the untouched stub."""
     if shutil.which("git") is None:
@@ -470,12 +459,12 @@ class Exercise:
     def hint(self, number: int | None = None) -> Shown:
         """The next hint, or hint `number` (counting from 1)."""
         number = take_hint(self.meta, number)
-        text, _ = hint_text(self.meta, number, f'wb.exercise("{self.id}").solution()')
+        text, _ = hint_text(self.meta, number, f'`wb.exercise("{self.id}").solution()`')
         body, _, last = text.partition("\n")
-        html_body = f"<b>{html.escape(body.split(': ', 1)[0])}</b>: "
-        html_body += html.escape(body.split(": ", 1)[1])
+        title, hint = body.split(": ", 1)
+        html_body = f"<b>{html.escape(title)}</b>: {markdown_inline(hint)}"
         if last:
-            html_body += f"<br><i>{html.escape(last)}</i>"
+            html_body += f"<br><i>{markdown_inline(last)}</i>"
         return Shown(text, html_body)
 
     def solution(self) -> Shown:
