@@ -2,7 +2,7 @@
 
 The API charges an order through the payment provider, on Celery, RQ and Dramatiq, and
 hands each task the provider's API key as an argument. Arguments are stored in Redis,
-written to logs and kept with finished jobs (chapter 05, section 4): anyone who can read
+written to logs and kept with finished jobs (chapter 05, section 5): anyone who can read
 one of those has the key.
 
 Make `charge` take the order id only and read the key where it runs, from the worker's

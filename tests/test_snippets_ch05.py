@@ -245,3 +245,82 @@ def test_emails_wait_behind_reports_until_routed():
     )
     for queue in ("rq", "dramatiq"):
         assert max(waits[True][queue]) < min(waits[False][queue]) / 2, waits
+
+
+def test_a_module_level_async_client_fails_and_a_client_per_task_works():
+    from dramatiq.results import ResultFailure
+
+    from app_snippets.ch05_pitfalls_code import async_work
+
+    wb.celery_worker(celery_app, concurrency=2)
+    wb.rq_worker([async_work.ASYNC_QUEUE])
+    wb.dramatiq_worker(broker, threads=2)
+    for shared in (True, False):
+        run = f"test-{shared}-{time.time_ns()}"
+        celery_task = async_work.celery_count_shared if shared else async_work.celery_count_own
+        celery_results = [celery_task.delay(run) for _ in range(4)]
+        rq_function = async_work.count_shared if shared else async_work.count_with_own_client
+        jobs = [rq_queue(async_work.ASYNC_QUEUE).enqueue(rq_function, run) for _ in range(4)]
+        actor = async_work.dramatiq_count_shared if shared else async_work.dramatiq_count_own
+        messages = [actor.send(run) for _ in range(4)]
+        wait_until(lambda rs=celery_results: all(r.ready() for r in rs), 30)
+        wait_until(
+            lambda js=jobs: all(j.get_status(refresh=True) in ("finished", "failed") for j in js),
+            30,
+        )
+        failures = sum(not r.successful() for r in celery_results)
+        failures += sum(j.get_status() == "failed" for j in jobs)
+        for message in messages:
+            try:
+                message.get_result(backend=results_backend, block=True, timeout=30_000)
+            except ResultFailure:
+                failures += 1
+        if shared:
+            assert failures > 0, "the module-level client should fail once its first loop closes"
+        else:
+            assert failures == 0
+
+
+def test_a_local_file_is_not_on_the_workers_host_and_the_shared_store_is(tmp_path, monkeypatch):
+    from rq.job import Job
+
+    from app_snippets.ch05_pitfalls_code import uploads
+
+    monkeypatch.setenv("CH05_SHARED_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("CH05_LOCAL_DIR", str(tmp_path / "worker-host"))
+    worker = wb.rq_worker([uploads.UPLOADS_QUEUE], process=True)  # the other host
+    monkeypatch.setenv("CH05_LOCAL_DIR", str(tmp_path / "api-host"))
+    api = wb.serve(uploads.app)
+    csv_text = "order_id,amount\n1,2.50\n2,3.00\n"
+    jobs = {}
+    for path in ("/imports/saved-locally", "/imports"):
+        answer = api.client.post(
+            path, params={"queue": "rq"}, files={"file": ("o.csv", csv_text, "text/csv")}
+        )
+        assert answer.status_code == 202, answer.text
+        jobs[path] = Job.fetch(
+            answer.json()["id"], connection=rq_queue(uploads.UPLOADS_QUEUE).connection
+        )
+    wait_until(
+        lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs.values()), 20
+    )
+    assert "FileNotFoundError" in jobs["/imports/saved-locally"].latest_result().exc_string
+    assert jobs["/imports"].return_value() == 2
+    too_big = "order_id,amount\n" + "1,1.00\n" * 200_000
+    assert (
+        api.client.post(
+            "/imports", params={"queue": "rq"}, files={"file": ("o.csv", too_big, "text/csv")}
+        ).status_code
+        == 413
+    )
+    png = b"\x89PNG\r\n\x1a\n" + bytes(50)
+    assert (
+        api.client.post(
+            "/imports", params={"queue": "rq"}, files={"file": ("o.csv", png, "text/csv")}
+        ).status_code
+        == 415
+    )
+    with pytest.raises(ValueError, match="not a key"):
+        uploads.shared_store().get("../../etc/passwd")
+    worker.stop()
+    api.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import Celery
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 from redis import Redis
@@ -19,6 +20,8 @@ TASK_MODULES = [
     "app_snippets.ch05_pitfalls_code.probe",
     "app_snippets.ch05_pitfalls_code.orders",
     "app_snippets.ch05_pitfalls_code.payments",
+    "app_snippets.ch05_pitfalls_code.async_work",
+    "app_snippets.ch05_pitfalls_code.uploads",
 ]
 
 # JSON only, both ways: the default, spelled out. `include` imports the task modules when a
@@ -37,6 +40,8 @@ broker = RedisBroker(url=redis_url(), namespace="ch05-dramatiq")
 # A client that waits longer than redis-py's 5 s default for a blocking get_result().
 results_backend = RedisBackend(client=Redis.from_url(redis_url(), socket_timeout=65))
 broker.add_middleware(Results(backend=results_backend))
+# Runs `async def` actors on one event loop, in a thread started with the worker.
+broker.add_middleware(AsyncIO())
 
 
 def rq_queue(name: str, serializer: str | None = None) -> Queue:

@@ -44,16 +44,15 @@ def _unwrapped(value: bytes) -> list[tuple[str, bytes]]:
 
 
 def find_in_redis(url: str, secret: str) -> dict[str, str]:
-    """{key: how it was found} for every key, in the Redis at `url`, whose value holds `secret`."""
+    """{key: how it was found} for every key in the Redis at `url` whose value holds `secret`."""
     client = Redis.from_url(url)  # bytes, as stored
     needle = secret.encode()
     hits: dict[str, str] = {}
     for key in client.scan_iter(count=1000):
-        for value in _values(client, key):
-            how = next((how for how, data in _unwrapped(value) if needle in data), None)
-            if how:
-                hits[key.decode(errors="replace")] = how
-                break
+        found = {how for value in _values(client, key) for how, data in _unwrapped(value)
+                 if needle in data}  # fmt: skip
+        if found:
+            hits[key.decode(errors="replace")] = ", ".join(sorted(found))
     client.close()
     return hits
 

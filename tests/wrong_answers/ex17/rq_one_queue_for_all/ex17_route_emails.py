@@ -2,7 +2,7 @@
 
 The app sends long reports and short emails, on Celery, RQ and Dramatiq. Today everything
 goes to one queue, so an email sent just after a few reports waits until they are done
-(chapter 05, section 5). The deployment already runs one worker for REPORTS_QUEUE and one
+(chapter 05, section 7). The deployment already runs one worker for REPORTS_QUEUE and one
 for EMAILS_QUEUE on each queue system: route the work so that every email goes to
 EMAILS_QUEUE and every report to REPORTS_QUEUE, on all three.
 
