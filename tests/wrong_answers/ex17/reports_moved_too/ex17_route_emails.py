@@ -23,7 +23,7 @@ from app_snippets.settings import redis_url, seconds
 
 REPORTS_QUEUE = "ex17-reports"
 EMAILS_QUEUE = "ex17-emails"
-REPORT_SECONDS = 4.0  # scaled by DEMO_TIME_SCALE
+REPORT_SECONDS = 6.0  # scaled by DEMO_TIME_SCALE
 
 _store = Redis.from_url(redis_url())
 
