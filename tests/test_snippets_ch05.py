@@ -1,0 +1,326 @@
+"""Chapter 05's app snippets (pitfalls in what code hands the queue), each through real Celery,
+RQ and Dramatiq workers on the session's Redis. Timings are compared with each other (an
+email's wait against a report's length), so they hold at any DEMO_TIME_SCALE."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from waiting import wait_until
+
+import workbook as wb
+from app_snippets.ch05_pitfalls_code import (
+    crafted,
+    leaks,
+    orders,
+    payments,
+    probe,
+    registry,
+    rq_reports,
+    starvation,
+    unsafe,
+)
+from app_snippets.ch05_pitfalls_code.brokers import broker, celery_app, results_backend, rq_queue
+from app_snippets.settings import seconds
+
+
+@pytest.fixture(scope="module")
+def probe_workers():
+    """RQ (pickle and json) and Dramatiq workers for the probe; Celery is per test."""
+    wb.start_redis()
+    handles = [
+        wb.rq_worker([probe.PROBE_QUEUE, orders.ORDERS_QUEUE]),
+        wb.rq_worker([probe.PROBE_JSON_QUEUE, orders.ORDERS_JSON_QUEUE], serializer="json"),
+        wb.dramatiq_worker(broker, threads=4),
+    ]
+    yield handles
+    for handle in handles:
+        handle.stop()
+
+
+def sample(name: str) -> object:
+    return probe.samples()[name]()
+
+
+def test_json_queues_turn_tuples_into_lists_and_refuse_sets(probe_workers):
+    wb.celery_worker(celery_app)
+    for queue in ("celery json", "rq json", "dramatiq json"):
+        assert probe.trip(queue, sample("tuple")) == "~ arrives as list", queue
+        assert probe.trip(queue, sample("set")).startswith("✗ at enqueue"), queue
+        assert probe.trip(queue, sample("1 MB payload")) == "✓ equal", queue
+    # Celery's JSON tags datetime and Decimal; RQ's and Dramatiq's JSON refuse them.
+    assert probe.trip("celery json", sample("datetime (UTC)")) == "✓ equal"
+    assert probe.trip("celery json", sample("Decimal")) == "✓ equal"
+    for queue in ("rq json", "dramatiq json"):
+        assert probe.trip(queue, sample("datetime (UTC)")) == "✗ at enqueue: TypeError", queue
+
+
+def test_pickle_carries_objects_but_no_live_resource(probe_workers):
+    wb.celery_worker(unsafe.celery_pickle_app)
+    for queue in ("celery pickle", "rq pickle"):
+        for name in ("tuple", "set", "dataclass", "pydantic model", "Decimal"):
+            assert probe.trip(queue, sample(name)) == "✓ equal", (queue, name)
+        for name in ("DB connection", "lambda", "FastAPI Request"):
+            assert probe.trip(queue, sample(name)).startswith("✗ at enqueue"), (queue, name)
+
+
+def test_the_dto_arrives_equal_on_every_queue(probe_workers):
+    order = orders.Order.model_validate(
+        {"id": "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f", "placed_at": "2030-01-31T09:30:00-05:00",
+         "lines": [{"sku": "PEAR", "quantity": 2, "unit_price": "19.990000000000000000001"}]}
+    )  # fmt: skip
+    outcomes = {}
+    for app, queues in (
+        (celery_app, ("celery json",)),
+        (unsafe.celery_pickle_app, ("celery pickle",)),
+    ):
+        wb.celery_worker(app)
+        for queue in (*queues, "rq pickle", "rq json", "dramatiq json"):
+            outcomes[queue] = probe.trip(queue, order, dto=True)
+    assert set(outcomes.values()) == {"✓ equal"}, outcomes
+    assert probe.trip("dramatiq json", order).startswith("✗ at enqueue")
+
+
+def test_a_crafted_pickle_runs_in_pickle_workers_and_json_workers_refuse_it(
+    tmp_path, probe_workers
+):
+    dramatiq_pickle = wb.dramatiq_worker(
+        "app_snippets.ch05_pitfalls_code.unsafe_dramatiq:broker", process=True, threads=1
+    )
+    rq_pickle = wb.rq_worker(["ch05-rce"])
+    rq_json = wb.rq_worker(["ch05-rce-json"], serializer="json")
+    json_celery = wb.celery_worker(celery_app)
+    markers = {
+        name: tmp_path / name
+        for name in ("dramatiq", "rq", "rq-json", "celery-json", "dramatiq-json")
+    }
+    message_id, data = crafted.dramatiq_message(
+        "ch05-dramatiq-pickle", "ch05_pickled", crafted.Marker(str(markers["dramatiq"]))
+    )
+    broker.do_enqueue("ch05-dramatiq-pickle", message_id, data)
+    rq_queue("ch05-rce").enqueue(probe.describe, crafted.Marker(str(markers["rq"])))
+    rq_queue("ch05-rce-json").enqueue(probe.describe, crafted.Marker(str(markers["rq-json"])))
+    celery_app.tasks["ch05.describe"].apply_async(
+        (crafted.Marker(str(markers["celery-json"])),), serializer="pickle"
+    )
+    wait_until(lambda: markers["dramatiq"].exists() and markers["rq"].exists(), timeout=20)
+    assert int(markers["dramatiq"].read_text()) != os.getpid()  # the worker process ran it
+    wait_until(lambda: "DeserializationError" in rq_json.logs(200), timeout=10)
+    wait_until(lambda: "ContentDisallowed" in json_celery.logs(200), timeout=10)
+    assert not markers["rq-json"].exists() and not markers["celery-json"].exists()
+    dramatiq_pickle.stop()
+    rq_pickle.stop()
+
+
+def test_tasks_a_worker_cannot_find(monkeypatch):
+    bare = wb.celery_worker("app_snippets.ch05_pitfalls_code.registry:bare_app", process=True)
+    lost = registry.bare_app.send_task("ch05.reports.build", args=(7,))
+    wait_until(lost.ready, timeout=15)
+    assert lost.state == "FAILURE" and "unregistered" in bare.logs(200)
+    bare.stop()
+    wb.celery_worker("app_snippets.ch05_pitfalls_code.registry:fixed_app", process=True)
+    assert (
+        registry.fixed_app.send_task("ch05.reports.build", args=(7,)).get(timeout=15)
+        == "report 7 built"
+    )
+
+    folder = str(Path(rq_reports.__file__).parent)
+    monkeypatch.syspath_prepend(folder)
+    short = __import__("rq_reports")
+    sys.path.remove(folder)
+    wb.rq_worker(["ch05-registry-rq"], process=True)
+    bad = rq_queue("ch05-registry-rq").enqueue(short.build_report, 7)
+    good = rq_queue("ch05-registry-rq").enqueue(rq_reports.build_report, 7)
+    wait_until(
+        lambda: (
+            {bad.get_status(refresh=True), good.get_status(refresh=True)} <= {"failed", "finished"}
+        ),
+        15,
+    )
+    assert (
+        bad.get_status() == "failed" and "Invalid attribute name" in bad.latest_result().exc_string
+    )
+    assert good.return_value() == "report 7 built"
+
+    from app_snippets.ch05_pitfalls_code import early_actor
+
+    bound = early_actor.build_report.broker.client.connection_pool.connection_kwargs
+    assert early_actor.build_report.broker is not broker and bound["port"] == 6379
+    assert urlsplit(os.environ["REDIS_URL"]).port != 6379
+
+
+def test_a_secret_argument_leaks_and_a_reference_does_not(monkeypatch):
+    url = wb.start_redis().url
+    api_key = "sk_test_" + secrets.token_hex(12)
+    celery_thread = wb.celery_worker(celery_app)
+    rq_thread = wb.rq_worker([payments.PAYMENTS_QUEUE])
+    wb.dramatiq_worker(broker, threads=2)
+    leaked_job = rq_queue(payments.PAYMENTS_QUEUE).enqueue(payments.charge, 3, api_key)
+    wait_until(lambda: leaked_job.get_status(refresh=True) == "finished", 15)
+    assert api_key in leaked_job.description and leaks.lines_with(rq_thread.logs(200), api_key)
+    assert any(key.startswith("rq:job:") for key in leaks.find_in_redis(url, api_key))
+    for key in leaks.find_in_redis(url, api_key):
+        wb.start_redis().client().delete(key)
+
+    monkeypatch.setenv(payments.API_KEY_VARIABLE, api_key)
+    rq_thread.stop()
+    rq_thread = wb.rq_worker([payments.PAYMENTS_QUEUE])  # a fresh log to search
+    results = [
+        payments.celery_charge_safely.delay(1).get(timeout=15),
+        payments.dramatiq_charge_safely.send(4).get_result(
+            backend=results_backend, block=True, timeout=15_000
+        ),
+    ]
+    job = rq_queue(payments.PAYMENTS_QUEUE).enqueue(payments.charge_safely, 3)
+    results.append(
+        wait_until(lambda: job.get_status(refresh=True) == "finished" and job.return_value(), 15)
+    )
+    assert all(result.endswith(f"...{api_key[-4:]})") for result in results), results
+    assert leaks.find_in_redis(url, api_key) == {}
+    assert not leaks.lines_with(celery_thread.logs(300) + rq_thread.logs(300), api_key + "'")
+
+
+def test_leaks_finds_plain_zlib_and_base64_values():
+    client = wb.start_redis().client()
+    url = wb.start_redis().url
+    import base64
+    import zlib
+
+    token = "needle-" + secrets.token_hex(8)
+    client.set("ch05-test:plain", f"x {token} y")
+    client.hset("ch05-test:hash", "data", zlib.compress(token.encode()))
+    client.rpush(
+        "ch05-test:list", '{"body": "' + base64.b64encode(f"[{token}]".encode()).decode() + '"}'
+    )
+    try:
+        hits = leaks.find_in_redis(url, token)
+    finally:
+        client.delete("ch05-test:plain", "ch05-test:hash", "ch05-test:list")
+    assert hits == {
+        "ch05-test:plain": "plain",
+        "ch05-test:hash": "zlib",
+        "ch05-test:list": "base64",
+    }
+
+
+def test_emails_wait_behind_reports_until_routed():
+    report = seconds(starvation.REPORT_SECONDS)
+    emails_worker = "app_snippets.ch05_pitfalls_code.starvation:broker"
+    waits = {}
+    for routed in (False, True):
+        if routed:
+            workers = [
+                wb.rq_worker([starvation.REPORTS_QUEUE]),
+                wb.rq_worker([starvation.EMAILS_QUEUE]),
+                wb.dramatiq_worker(broker, threads=2, queues={starvation.REPORTS_QUEUE}),
+                wb.dramatiq_worker(
+                    emails_worker, process=True, queues=starvation.EMAILS_QUEUE, threads=1
+                ),
+            ]
+        else:
+            workers = [
+                wb.rq_worker([starvation.MIXED_QUEUE]),
+                wb.dramatiq_worker(broker, threads=2, queues={starvation.MIXED_QUEUE}),
+            ]
+        runs = {queue: f"{queue}-{routed}-{time.time_ns()}" for queue in ("rq", "dramatiq")}
+        for queue, run in runs.items():
+            starvation.send_mix(queue, routed, run, reports=4, emails=3)
+        names = list(runs.values())
+        wait_until(
+            lambda names=names: all(len(starvation.waits("email", r)) == 3 for r in names),
+            6 * report + 20,
+        )
+        starvation.drop_queued_reports()
+        for worker in workers:
+            worker.stop()
+        waits[routed] = {queue: starvation.waits("email", run) for queue, run in runs.items()}
+    assert (
+        min(waits[False]["rq"]) > 3 * report * 0.9 and min(waits[False]["dramatiq"]) > report * 0.9
+    )
+    for queue in ("rq", "dramatiq"):
+        assert max(waits[True][queue]) < min(waits[False][queue]) / 2, waits
+
+
+def test_a_module_level_async_client_fails_and_a_client_per_task_works():
+    from dramatiq.results import ResultFailure
+
+    from app_snippets.ch05_pitfalls_code import async_work
+
+    wb.celery_worker(celery_app, concurrency=2)
+    wb.rq_worker([async_work.ASYNC_QUEUE])
+    wb.dramatiq_worker(broker, threads=2)
+    for shared in (True, False):
+        run = f"test-{shared}-{time.time_ns()}"
+        celery_task = async_work.celery_count_shared if shared else async_work.celery_count_own
+        celery_results = [celery_task.delay(run) for _ in range(4)]
+        rq_function = async_work.count_shared if shared else async_work.count_with_own_client
+        jobs = [rq_queue(async_work.ASYNC_QUEUE).enqueue(rq_function, run) for _ in range(4)]
+        actor = async_work.dramatiq_count_shared if shared else async_work.dramatiq_count_own
+        messages = [actor.send(run) for _ in range(4)]
+        wait_until(lambda rs=celery_results: all(r.ready() for r in rs), 30)
+        wait_until(
+            lambda js=jobs: all(j.get_status(refresh=True) in ("finished", "failed") for j in js),
+            30,
+        )
+        failures = sum(not r.successful() for r in celery_results)
+        failures += sum(j.get_status() == "failed" for j in jobs)
+        for message in messages:
+            try:
+                message.get_result(backend=results_backend, block=True, timeout=30_000)
+            except ResultFailure:
+                failures += 1
+        if shared:
+            assert failures > 0, "the module-level client should fail once its first loop closes"
+        else:
+            assert failures == 0
+
+
+def test_a_local_file_is_not_on_the_workers_host_and_the_shared_store_is(tmp_path, monkeypatch):
+    from rq.job import Job
+
+    from app_snippets.ch05_pitfalls_code import uploads
+
+    monkeypatch.setenv("CH05_SHARED_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("CH05_LOCAL_DIR", str(tmp_path / "worker-host"))
+    worker = wb.rq_worker([uploads.UPLOADS_QUEUE], process=True)  # the other host
+    monkeypatch.setenv("CH05_LOCAL_DIR", str(tmp_path / "api-host"))
+    api = wb.serve(uploads.app)
+    csv_text = "order_id,amount\n1,2.50\n2,3.00\n"
+    jobs = {}
+    for path in ("/imports/saved-locally", "/imports"):
+        answer = api.client.post(
+            path, params={"queue": "rq"}, files={"file": ("o.csv", csv_text, "text/csv")}
+        )
+        assert answer.status_code == 202, answer.text
+        jobs[path] = Job.fetch(
+            answer.json()["id"], connection=rq_queue(uploads.UPLOADS_QUEUE).connection
+        )
+    wait_until(
+        lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs.values()), 20
+    )
+    assert "FileNotFoundError" in jobs["/imports/saved-locally"].latest_result().exc_string
+    assert jobs["/imports"].return_value() == 2
+    too_big = "order_id,amount\n" + "1,1.00\n" * 200_000
+    assert (
+        api.client.post(
+            "/imports", params={"queue": "rq"}, files={"file": ("o.csv", too_big, "text/csv")}
+        ).status_code
+        == 413
+    )
+    png = b"\x89PNG\r\n\x1a\n" + bytes(50)
+    assert (
+        api.client.post(
+            "/imports", params={"queue": "rq"}, files={"file": ("o.csv", png, "text/csv")}
+        ).status_code
+        == 415
+    )
+    with pytest.raises(ValueError, match="not a key"):
+        uploads.shared_store().get("../../etc/passwd")
+    worker.stop()
+    api.stop()
