@@ -8,10 +8,14 @@ and the README open from the notebooks' links), notebook 00 as the URL's landing
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 from ._paths import ROOT
 
@@ -28,6 +32,7 @@ def command(*extra: str) -> list[str]:
         f"--ServerApp.root_dir={ROOT}",
         "--ServerApp.ip=127.0.0.1",
         f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}",
+        f"--FileContentsManager.post_save_hook={__name__}.after_save",
     ]
     if os.getuid() == 0:  # JupyterLab refuses root without it; learners rarely are root
         args.append("--allow-root")
@@ -54,6 +59,37 @@ def _terminal_shell() -> list[str] | None:
     if bash is None or user_shell not in {"bash", "sh", "dash"}:
         return None
     return [bash, "--rcfile", str(TERMINAL_RC), "-i"]
+
+
+def after_save(model: dict[str, Any], os_path: str, **_: Any) -> None:
+    """JupyterLab's post-save hook: see refresh_git_index (in a thread: saving never waits)."""
+    if model.get("type") == "notebook":
+        threading.Thread(target=refresh_git_index, args=(Path(os_path),), daemon=True).start()
+
+
+def refresh_git_index(path: Path) -> None:
+    """Let git see a saved notebook whose only changes are outputs as unchanged.
+
+    The nbstripout filter (make install) strips outputs, so `git diff` shows nothing; but git
+    trusts a changed file size over the filter, so `git status` would list the notebook and
+    `git pull` would refuse to update it. `git add` of content the filter makes identical to
+    the index changes nothing but that size record. A real edit (a cell the learner wrote) or
+    an untracked notebook is left alone, and so is everything when git or the filter is absent.
+    """
+    script = (
+        'git ls-files --error-unmatch -- "$1" >/dev/null 2>&1'
+        " && git config filter.nbstripout.clean >/dev/null"
+        ' && git diff --quiet -- "$1" && git add -- "$1"'
+    )
+    # No git, or a very slow filter: git status may list the notebook, nothing worse.
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        subprocess.run(
+            ["sh", "-c", script, "sh", path.name],
+            cwd=path.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
 
 
 def run(extra: list[str]) -> None:
