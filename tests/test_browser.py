@@ -380,39 +380,28 @@ def learner_session(lab: Lab, driver: webdriver.Chrome, tmp_path: Path) -> None:
     # The Next link opens notebook 01; its link to the exercise opens the file in the editor.
     find(driver, "a[href*='01_background_tasks.ipynb']").click()
     poll(lambda: current_tab(driver).text == "01_background_tasks.ipynb", 120, "notebook 01")
-    link = poll(
-        lambda: find(driver, f"a[href*='{EXERCISE}']"),
-        60,
-        f"notebook 01's link to {EXERCISE}",
-    )
+    link = poll(lambda: find(driver, f"a[href*='{EXERCISE}']"), 60, f"01's link to {EXERCISE}")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
     link.click()
     poll(lambda: current_tab(driver).text == Path(EXERCISE).name, 60, f"{EXERCISE} to open")
     first_line = (ROOT / EXERCISE).read_text().splitlines()[0]
-    editor = poll(
-        lambda: find(driver, ".jp-FileEditor .cm-content"),
-        60,
-        "the editor",
-    )
+    editor = poll(lambda: find(driver, ".jp-FileEditor .cm-content"), 60, "the editor")
     poll(lambda: first_line in editor.text, 30, f"the editor to show {first_line!r}")
     shot(driver, "ex01_in_the_editor")
 
     # The Terminal runs the command the workbook prints, as printed.
     probe = tmp_path / "terminal.txt"
     menu(driver, "File", "New", command="terminal:create-new")
-    typing = poll(
-        lambda: find(driver, ".jp-Terminal .xterm-helper-textarea"),
-        60,
-        "the terminal",
-    )  # fmt: skip
+    typing = poll(lambda: find(driver, ".jp-Terminal .xterm-helper-textarea"), 60, "the terminal")
     time.sleep(2)  # the shell reads its rc files
-    typing.send_keys(f"workbook exercises > {probe} 2>&1; echo exit=$? >> {probe}\n")
+    typing.send_keys(
+        f"workbook exercises > {probe} 2>&1; echo exit=$? which=$(command -v workbook) >> {probe}\n"
+    )
     text = poll(
         lambda: probe.exists() and "exit=" in (t := probe.read_text()) and t, 120, "the command"
     )
-    assert "exit=0" in text and "ex01" in text, (
-        f"`workbook exercises` in JupyterLab's Terminal:\n{text}"
-    )
+    expected = f"exit=0 which={_lab.BIN / 'workbook'}"
+    assert expected in text and "ex01" in text, f"`workbook exercises` in the Terminal:\n{text}"
 
     # Reopened from disk with a fresh kernel: the saved widget state renders the same bars.
     lab.shut_down_kernels()
