@@ -220,9 +220,12 @@ def test_every_link_in_the_notebooks_opens_on_the_server(lab: Lab):
 
 def shot(driver: webdriver.Chrome, name: str, scroll_to: WebElement | None = None) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    if scroll_to is not None:
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", scroll_to)
-        time.sleep(0.5)
+    if scroll_to is not None:  # make its cell the active one, or JupyterLab scrolls back
+        cell = scroll_to.find_element(By.XPATH, "./ancestor::div[contains(@class, 'jp-Cell ')]")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+        cell.find_element(By.CSS_SELECTOR, ".jp-InputPrompt").click()
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", scroll_to)
+        time.sleep(1)
     driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
@@ -366,7 +369,7 @@ def learner_session(lab: Lab, driver: webdriver.Chrome, tmp_path: Path) -> None:
 
     # A plot is drawn.
     assert find_all(driver, ".jp-RenderedImage img"), "no plot image in notebook 00"
-    shot(driver, "00_after_run_all", scroll_to=find(driver, ".widget-hprogress"))
+    shot(driver, "00_after_run_all", scroll_to=find_all(driver, ".widget-hprogress")[-1])
 
     # Git sees the saved notebook (outputs, widget state, language_info) as unchanged: in this
     # clone when make install set up its filter (CI's fresh clone), else in a scratch clone.
@@ -413,6 +416,6 @@ def learner_session(lab: Lab, driver: webdriver.Chrome, tmp_path: Path) -> None:
 
     widgets, progress, broken = poll(settled, 120, "the saved widgets to render")
     bar = find_all(driver, ".widget-hprogress")
-    shot(driver, "00_reopened", scroll_to=bar[0] if bar else None)
+    shot(driver, "00_reopened", scroll_to=bar[-1] if bar else None)
     assert broken == 0, "the reopened notebook shows 'Error displaying widget'"
     assert (widgets, progress) == (len(bars), len(bars)), (widgets, progress)
