@@ -1,15 +1,20 @@
 # Every target bootstraps .venv from the lock file first (tools/bootstrap.py), so a fresh
-# clone needs only python3 >= 3.10, make and git.
+# clone needs only python3 >= 3.10, make and git. `make install PY=python3.12` rebuilds .venv
+# with that Python; without PY= an installed .venv is kept as it is (and needs no network).
 PY ?= python3
 BIN := .venv/bin
 export JUPYTER_PREFER_ENV_PATH := 1
 LAB_ARGS ?=
-ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# PY given (command line or environment): build .venv with it. Not given: let .venv's own
+# Python check the stamp, so a later `python3` of another version changes nothing.
+PY_GIVEN := $(filter command line environment,$(origin PY))
+BOOTSTRAP := $(if $(PY_GIVEN),$(PY) tools/bootstrap.py --python-given,\
+  $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY)) tools/bootstrap.py)
 
 .PHONY: lab test install doctor check notebooks lint format lock measure clean
 
-lab: install ## open the workbook in JupyterLab (127.0.0.1, token kept)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) $(LAB_ARGS) notebooks/00_setup.ipynb
+lab: install ## JupyterLab on notebook 00, serving the repository (127.0.0.1, token kept)
+	$(BIN)/workbook lab $(LAB_ARGS)
 
 test: install ## lint, then every test (machinery, snippets, exercises, notebooks)
 	$(BIN)/ruff check .
@@ -17,13 +22,13 @@ test: install ## lint, then every test (machinery, snippets, exercises, notebook
 	$(BIN)/python -m pytest
 
 install: ## the environment only
-	@$(PY) tools/bootstrap.py
+	@$(BOOTSTRAP)
 
 doctor: install ## the preflight: versions, Redis, a served app, the three queues
-	$(BIN)/python -m workbook doctor
+	$(BIN)/workbook doctor
 
 check: install ## check every exercise
-	$(BIN)/python -m workbook check
+	$(BIN)/workbook check
 
 notebooks: install ## run every notebook headless, twice in one kernel (instructors)
 	$(BIN)/python -m pytest tests/test_notebooks.py -v

@@ -5,7 +5,7 @@ email provider (two seconds here). Make the endpoint answer at once and still se
 email, after the response. GET /outbox lists the emails sent so far.
 
 Check your work: `wb.exercise("ex01").check()` in the notebook, or
-`python -m workbook check ex01` in a terminal.
+`workbook check ex01` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ calls it inside `async def`, so while it runs the event loop runs nothing else: 
 request, even GET /ping, waits. Keep the work, and keep the server answering.
 
 Check your work: `wb.exercise("ex02").check()` in the notebook, or
-`python -m workbook check ex02` in a terminal.
+`workbook check ex02` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

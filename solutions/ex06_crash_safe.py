@@ -9,7 +9,7 @@ the middle of a batch, in two ways, and counts the tasks that completed:
 - the whole worker dies, and a new one starts.
 
 Check your work: `wb.exercise("ex06").check()` in the notebook, or
-`python -m workbook check ex06` in a terminal.
+`workbook check ex06` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ def test_the_hint_count_outlives_the_kernel_and_is_shared_with_the_shell() -> No
     assert str(exercise("ex01").hint()).startswith(
         "Hint 2 of 3"
     )  # a new handle, as after a restart
-    assert read_progress()["ex01"]["hints_seen"] == 2  # what `python -m workbook hint` reads
+    assert read_progress()["ex01"]["hints_seen"] == 2  # what `workbook hint` reads
 
 
 def test_solution_shows_a_spoiler_warning_then_the_checked_file() -> None:

@@ -1,4 +1,4 @@
-"""`python -m workbook exercises | check | hint | solution | reset | watch` on fixture exercises:
+"""`workbook exercises | check | hint | solution | reset | watch` on fixture exercises:
 the JSON fields and exit codes other tools rely on."""
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def main() -> None:
     text = f"""# The conda route to the same locked set as `make install`:
 #   conda env create -f environment.yml && conda activate fastapi-workbook
 #   python -m ipykernel install --sys-prefix --name python3
-#   JUPYTER_PREFER_ENV_PATH=1 jupyter lab --ServerApp.ip=127.0.0.1 notebooks/00_setup.ipynb
+#   python tools/bootstrap.py --lab-settings-only
+#   workbook lab
 # Written by `make lock` from pyproject.toml and requirements.lock: do not edit by hand.
 name: fastapi-workbook
 channels:

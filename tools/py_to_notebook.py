@@ -23,7 +23,6 @@ def convert(text: str) -> nbformat.NotebookNode:
             "language": "python",
             "name": "python3",
         },
-        "language_info": {"name": "python"},
     }
     for chunk in re.split(r"^# %%", text, flags=re.M)[1:]:
         header, _, body = chunk.partition("\n")

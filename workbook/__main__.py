@@ -1,4 +1,5 @@
-"""`python -m workbook ...`: the doctor and the exercise commands."""
+"""`workbook ...` (the console script; `python -m workbook` is the same): the doctor, the
+exercise commands and `workbook lab`."""
 
 from __future__ import annotations
 

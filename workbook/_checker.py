@@ -92,7 +92,7 @@ class CheckResult:
         lines += ["    " + line for line in self.details.splitlines()]
         lines.append(f"  ({self._footer()})")
         if not self.correct:
-            lines.append(f"  Stuck? A hint: python -m workbook hint {self.id}")
+            lines.append(f"  Stuck? A hint: workbook hint {self.id}")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -566,7 +566,7 @@ def _explain(meta: Meta, tree: Path, failure: dict[str, Any]) -> tuple[str, str]
     if kind == "ModuleNotFoundError" and name == meta.module:
         return (
             f"There is no {Path(meta.file).name} in {_label(tree)}, where the tests import it"
-            f" from. Restore it with `python -m workbook reset {meta.id}`.",
+            f" from. Restore it with `workbook reset {meta.id}`.",
             "",
         )
     if kind == "ModuleNotFoundError" and learner:

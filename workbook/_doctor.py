@@ -1,4 +1,4 @@
-"""The preflight (`make doctor`, `python -m workbook doctor`, `wb.doctor()`).
+"""The preflight (`make doctor`, `workbook doctor`, `wb.doctor()`).
 
 An instructor runs it on every laptop before a workshop: each check says what it found and,
 when it fails, the fix. It starts a private Redis, serves a tiny app and sends one task

@@ -1,4 +1,4 @@
-"""The exercise commands of `python -m workbook`: exercises, check, hint, solution, reset, watch.
+"""The exercise commands of `workbook`: exercises, check, hint, solution, reset, watch.
 
 Exit codes of `check` (scripts and CI rely on them): 0 correct, 1 incorrect, 3 not attempted.
 Checking every exercise exits 0 if all are correct, 1 if any is incorrect, else 3.
@@ -97,7 +97,7 @@ def _run_exercises(args: argparse.Namespace) -> int:
         print(f"{NO_EXERCISES} ({_label(metadata_path())} lists none.)")
         return 0
     table(rows, ["id", "status", "title", "file"])
-    print(f"\n{progress_summary(rows, 'python -m workbook check {id}')}")
+    print(f"\n{progress_summary(rows, 'workbook check {id}')}")
     return 0
 
 
@@ -151,7 +151,7 @@ def _summary(results: list[CheckResult]) -> int:
 def _run_hint(args: argparse.Namespace) -> int:
     meta = get(args.id)
     number = take_hint(meta, args.n)
-    text, _ = hint_text(meta, number, f"python -m workbook solution {meta.id}")
+    text, _ = hint_text(meta, number, f"workbook solution {meta.id}")
     print(text)
     return 0
 
@@ -178,7 +178,7 @@ def _run_reset(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             print(
                 f"reset overwrites {meta.file} with the untouched stub. Nothing was changed:"
-                f" run `python -m workbook reset {meta.id} --yes` to confirm.",
+                f" run `workbook reset {meta.id} --yes` to confirm.",
                 file=sys.stderr,
             )
             return 2

@@ -182,7 +182,7 @@ def get(exercise_id: str | int, path: Path | str | None = None) -> Meta:
     known = ", ".join(m.id for m in metas) or "none yet"
     raise WorkbookError(
         f"No exercise {wanted!r}. Known: {known}.",
-        "use one of those ids; `python -m workbook exercises` lists them with their titles.",
+        "use one of those ids; `workbook exercises` lists them with their titles.",
     )
 
 

@@ -9,7 +9,7 @@ the job dies silently (a traceback in the server log, and nothing else). Make th
 record its progress and its outcome, failure included.
 
 Check your work: `wb.exercise("ex03").check()` in the notebook, or
-`python -m workbook check ex03` in a terminal.
+`workbook check ex03` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ client what became of the task. `AsyncResult(task_id).state` alone cannot: it re
 PENDING for a queued task and for an id that never existed (notebook 02, section 2).
 
 Check your work: `wb.exercise("ex04").check()` in the notebook, or
-`python -m workbook check ex04` in a terminal.
+`workbook check ex04` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ answers). Today the task gives up at the first ConnectionError, even when the ne
 would have worked. Make it retry, politely and not forever (notebook 02, section 4).
 
 Check your work: `wb.exercise("ex05").check()` in the notebook, or
-`python -m workbook check ex05` in a terminal.
+`workbook check ex05` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

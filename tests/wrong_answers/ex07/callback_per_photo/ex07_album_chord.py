@@ -6,7 +6,7 @@ publish() so that the resizes run at the same time and publish_album runs once, 
 last of them, without publish() itself waiting for anything (notebook 02, section 8).
 
 Check your work: `wb.exercise("ex07").check()` in the notebook, or
-`python -m workbook check ex07` in a terminal.
+`workbook check ex07` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations
