@@ -9,11 +9,12 @@ sampled by luck. pytest imports this module from the tests' folder (its rootdir-
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from rq import Queue
+from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -29,6 +30,7 @@ class RQApp:
         self.served = served
         self.queue = queue
         self.worker: Any = None
+        self.burst_log: list[str] = []
 
     def start_worker(self, *, with_scheduler: bool = False) -> None:
         """A JSON RQ worker in a thread; a second call replaces the first (same queue)."""
@@ -42,8 +44,26 @@ class RQApp:
             self.worker.stop()
             self.worker = None
 
+    def run_burst(self) -> None:
+        """Run RQ's SimpleWorker (JSON) in this thread until the queue is empty, as `rq worker
+        --burst` does: what it enqueues meanwhile (a dependent step) runs too. When it returns,
+        nothing is in flight, so what the test reads next holds still."""
+        queue = self.queue()
+        worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+        handler = _Lines()
+        log = logging.getLogger("rq")
+        log.addHandler(handler)
+        try:
+            worker.work(burst=True, logging_level="INFO")
+        finally:
+            log.removeHandler(handler)
+            self.burst_log += handler.lines
+
     def logs(self) -> str:
-        worker = self.worker.logs(30) if self.worker is not None else "(no worker running)"
+        if self.worker is not None:
+            worker = self.worker.logs(30)
+        else:
+            worker = "\n".join(self.burst_log[-30:]) or "(no worker ran)"
         return f"{self.served.log()}\nWorker log (most recent last):\n{worker}"
 
     def get(self, path: str, what: str | None = None) -> Any:
@@ -67,6 +87,15 @@ class RQApp:
                 f"Waited {PATIENCE:.0f} s in vain until {what}.\n{self.logs()}"
             )
             time.sleep(0.02)
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.name}: {self.format(record)}")
 
 
 def empty(queue: Queue) -> None:
