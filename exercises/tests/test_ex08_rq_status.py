@@ -16,6 +16,7 @@ Every wait polls to a generous deadline; no verdict depends on how fast the mach
 
 from __future__ import annotations
 
+import inspect
 import json
 import zlib
 
@@ -88,6 +89,11 @@ def test_the_job_is_stored_as_json(api: RQApp, redis_server):
 
 
 def test_every_state_is_reported_as_it_happens(api: RQApp, redis_server):
+    assert "ex08:slow" in inspect.getsource(learner.fetch_rate), (
+        "Your fetch_rate is older than these checks: it cannot be held while it runs. Add"
+        ' these lines to it, after the `outage = ...` line: `while client.exists("ex08:slow"):'
+        " time.sleep(0.02)` (and `import time` at the top)."
+    )
     client = redis_server.client()
     client.set("ex08:outage", 1)  # the first call fails, the second succeeds
     client.set("ex08:slow", 1)  # and every call hangs until the test deletes this key

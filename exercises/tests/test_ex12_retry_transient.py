@@ -15,6 +15,7 @@ right), with a generous deadline only for a worker that does nothing: never a ti
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 import uuid
 
@@ -94,6 +95,11 @@ def test_a_declined_card_goes_to_the_dead_letters_without_a_retry(learner, drama
 
 
 def test_a_bug_goes_to_the_dead_letters_without_a_retry(learner, dramatiq_worker):
+    assert '"bug"' in inspect.getsource(learner.gateway_charge), (
+        'Your fake gateway is older than these checks: it has no "bug" answer. Add to'
+        ' gateway_charge, after the "declined" lines: `if answer == "bug": raise'
+        ' KeyError("card_token")`.'
+    )
     worker = dramatiq_worker(learner.broker)
     outcome, calls = run_payment(learner, worker, ["bug", "ok"])
     assert calls == 1, (
