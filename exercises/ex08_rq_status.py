@@ -19,6 +19,7 @@ Check your work: `wb.exercise("ex08").check()` in the notebook, or
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import FastAPI
@@ -47,6 +48,8 @@ def fetch_rate(currency: str) -> float:
     with redis() as client:
         attempt = client.incr(f"ex08:attempts:{currency}")
         outage = int(client.get("ex08:outage") or 0)  # the provider's next `outage` calls fail
+        while client.exists("ex08:slow"):  # the provider hangs while this key exists
+            time.sleep(0.02)
     if attempt <= outage:
         raise ConnectionError(f"rate provider unreachable (attempt {attempt})")
     if currency not in RATES:
@@ -63,7 +66,7 @@ def refresh_rate(currency: str) -> dict[str, str]:
 
 @app.get("/jobs/{job_id}")
 def job_status(job_id: str) -> dict[str, Any]:
-    # TODO(ex08): answer {"job_id": ..., "status": ...} from the job in Redis, with
-    # "result" once the job finished and "error" (the last line of its traceback) once it
-    # failed. An id that RQ does not know is a 404.
+    # TODO(ex08): answer {"job_id": ..., "status": ...} from the job in Redis (its status
+    # as RQ has it now, whichever it is), with "result" once the job finished and "error"
+    # (the last line of its traceback) once it failed. An id that RQ does not know is a 404.
     raise NotImplementedError("ex08: write the job status endpoint")

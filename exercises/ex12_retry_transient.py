@@ -3,6 +3,7 @@
 `charge_card` asks a payment gateway to charge a card. Two things go wrong:
 - GatewayTimeout: the gateway did not answer in time. Trying again soon often works.
 - CardDeclined: the bank said no. Trying again will not change that.
+And any other exception (a bug in our own code, say) will not go away by itself either.
 
 Dramatiq retries every exception by default, 20 times over about a month: a declined card
 would be charged again and again. Make a GatewayTimeout retried, at most MAX_RETRIES
@@ -37,7 +38,8 @@ class CardDeclined(Exception):
 
 # The fake gateway (leave it as it is): it answers, call after call, what was scripted for
 # the payment with script_gateway(payment_id, ["timeout", "timeout", "ok"]); the last answer
-# repeats. It records the time of every call.
+# repeats. "bug" raises the KeyError that a bug in our own code would. It records the time
+# of every call.
 
 
 def script_gateway(payment_id: str, answers: list[str]) -> None:
@@ -59,6 +61,8 @@ def gateway_charge(payment_id: str) -> None:
             raise GatewayTimeout(f"payment {payment_id}: no answer from the gateway in 10 s")
         if answer == "declined":
             raise CardDeclined(f"payment {payment_id}: card declined (insufficient funds)")
+        if answer == "bug":  # our request was built without a field it needs
+            raise KeyError("card_token")
         client.sadd("ex12:charged", payment_id)
 
 

@@ -70,8 +70,9 @@ def requeue_emails() -> dict[str, int]:
         if job.func_name != f"{__name__}.send_email":
             continue
         # ...and the kind of failure, from the last line of its traceback.
+        # (RQ 3: job.latest_result(), the outcome of the last run; job.exc_info is deprecated.)
         result = job.latest_result()
-        trace = (result.exc_string if result else None) or job.exc_info or ""
+        trace = (result.exc_string if result else None) or ""
         last_line = trace.strip().splitlines()[-1] if trace.strip() else ""
         if last_line.startswith("ConnectionError"):
             registry.requeue(job_id)

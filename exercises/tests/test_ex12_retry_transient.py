@@ -1,10 +1,21 @@
-"""Checks for exercise 12, through a real Dramatiq worker and Redis: a gateway time-out is
-retried (at most MAX_RETRIES times), a declined card goes to the dead-letter queue after
-one attempt, and a gateway that never answers ends there too."""
+"""Checks for exercise 12, through a real Dramatiq worker and Redis.
+
+What "correct" means, property by property (every failure class the exercise names):
+1. A GatewayTimeout is retried: two time-outs, then an answer, charge the card in 3 calls.
+2. A CardDeclined is final: one call, then the dead-letter queue; never a second charge.
+3. Any other exception (a bug: a KeyError) is final too: one call, then the dead letters.
+4. Each failure is judged by its own class: a time-out, then a decline, stops at the
+   decline (2 calls), retried or not before.
+5. Time-outs are retried at most MAX_RETRIES times: a gateway that never answers is called
+   MAX_RETRIES + 1 times, then the payment is dead-lettered.
+Each payment is followed until an event (charged, dead-lettered, or more calls than can be
+right), with a generous deadline only for a worker that does nothing: never a time measured.
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 import uuid
 
@@ -13,6 +24,7 @@ from dramatiq import Message
 
 MODULE = "ex12_retry_transient"
 RETRY_HOOK_FAILED = "Unexpected failure in after_process_message"
+PATIENCE = 30.0  # seconds: a deadline for wrong answers and very busy machines only
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +47,7 @@ def charged(learner, payment_id: str) -> bool:
 
 
 def run_payment(
-    learner, worker, answers: list[str], within: float = 6, most_calls: int = 10
+    learner, worker, answers: list[str], within: float = PATIENCE, most_calls: int = 10
 ) -> tuple[str, int]:
     """Script the gateway, send the payment, wait until it ends: ("charged" or "dead letter"
     or "still pending", gateway calls). Stops early after `most_calls` calls."""
@@ -82,12 +94,42 @@ def test_a_declined_card_goes_to_the_dead_letters_without_a_retry(learner, drama
     )
 
 
+def test_a_bug_goes_to_the_dead_letters_without_a_retry(learner, dramatiq_worker):
+    assert '"bug"' in inspect.getsource(learner.gateway_charge), (
+        'Your fake gateway is older than these checks: it has no "bug" answer. Add to'
+        ' gateway_charge, after the "declined" lines: `if answer == "bug": raise'
+        ' KeyError("card_token")`.'
+    )
+    worker = dramatiq_worker(learner.broker)
+    outcome, calls = run_payment(learner, worker, ["bug", "ok"])
+    assert calls == 1, (
+        f"A KeyError (a bug in our own code, not the gateway's fault) was retried: the"
+        f" gateway was called {calls} times. Only a time-out is worth another try; a bug"
+        " fails the same way every time, so anything else goes to the dead letters at once."
+    )
+    assert outcome == "dead letter", (
+        f"A payment that hit a bug ended as {outcome!r} instead of in the dead-letter queue."
+        f"\n{worker.log()}"
+    )
+
+
+def test_each_failure_is_judged_by_its_own_class(learner, dramatiq_worker):
+    worker = dramatiq_worker(learner.broker)
+    outcome, calls = run_payment(learner, worker, ["timeout", "declined", "ok"])
+    assert (outcome, calls) == ("dead letter", 2), (
+        f"The gateway timed out, then the card was declined: the payment ended as"
+        f" {outcome!r} after {calls} call(s), not in the dead letters after 2. A decline is"
+        " final even after a retry."
+    )
+
+
 def test_a_gateway_that_never_answers_is_retried_max_retries_times(learner, dramatiq_worker):
     worker = dramatiq_worker(learner.broker)
     outcome, calls = run_payment(learner, worker, ["timeout"])
     expected = learner.MAX_RETRIES + 1
+    counting = "and counting" if outcome != "dead letter" else "before the dead letters"
     assert calls <= expected, (
-        f"A gateway that never answers was called {calls} times and counting: the retries"
+        f"A gateway that never answers was called {calls} times {counting}: the retries"
         f" should stop after MAX_RETRIES ({learner.MAX_RETRIES}), that is {expected} calls in"
         " all. With retry_when, Dramatiq no longer counts the retries for you."
     )

@@ -1,23 +1,75 @@
-"""Checks for exercise 13, over HTTP with a real server and a real Dramatiq worker: the server
-names stored files itself (a uuid and the detected type's extension), a hostile filename
-writes nothing outside UPLOAD_DIR, non-images get 415, files over MAX_BYTES get 413, and
-the worker makes the avatar from the stored name."""
+"""Checks for exercise 13, over HTTP with a real server and a real Dramatiq worker.
+
+What "correct" means, property by property:
+1. The server names what it stores: a uuid4 hex and the extension of the detected type,
+   in UPLOAD_DIR; a hostile filename ("../../evil.png") writes nothing outside it; the
+   worker makes the avatar from that name.
+2. The type comes from the bytes, not from what the client says: a JPEG named me.png and
+   a PNG named me.jpg get the extensions of what they are, and a PNG sent as
+   application/octet-stream is accepted.
+3. What is not a whole image of an allowed type is refused with 415 and stores nothing:
+   text named notes.png sent as image/png, a GIF, and a PNG cut short (it starts like a
+   PNG: only checking the whole file tells it is broken).
+4. The size limit holds against a dishonest client: an 8.7 MB PNG (MAX_BYTES is 1 MB) is
+   refused with 413 and stores nothing, whether the request says its Content-Length, says
+   none (a chunked body), or its file part claims a false Content-Length of 1000 bytes;
+   and the endpoint reads no more than about MAX_BYTES of it (bytes read from the upload
+   are counted: reading the whole upload, then checking its size, holds all of it in
+   memory).
+"""
 
 from __future__ import annotations
 
 import importlib
 import io
-import os
 import re
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import starlette.formparsers
 from PIL import Image
 
 MODULE = "ex13_safe_upload"
 PNG_END = b"IEND\xaeB`\x82"  # the last chunk of every PNG file
+
+
+class CountedUpload(tempfile.SpooledTemporaryFile):
+    """The file Starlette spools an upload into, counting the bytes the endpoint reads."""
+
+    read_total = 0
+
+    def _count(self, data):
+        CountedUpload.read_total += len(data)
+        return data
+
+    def read(self, *args):
+        return self._count(super().read(*args))
+
+    def read1(self, *args):
+        return self._count(super().read1(*args))
+
+    def readline(self, *args):
+        return self._count(super().readline(*args))
+
+    def readlines(self, *args):
+        lines = super().readlines(*args)
+        CountedUpload.read_total += sum(map(len, lines))
+        return lines
+
+    def readinto(self, buffer):
+        count = super().readinto(buffer)
+        CountedUpload.read_total += count or 0
+        return count
+
+    readinto1 = readinto
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
 
 
 @pytest.fixture(scope="module")
@@ -37,23 +89,36 @@ def uploads(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def api(learner, uploads, serve, dramatiq_worker):
+def api(learner, uploads, serve, dramatiq_worker, monkeypatch):
     # `uploads` first: its UPLOAD_DIR then stays set until the worker has stopped.
     learner.broker.flush_all()  # no message left over from another test
+    monkeypatch.setattr(starlette.formparsers, "SpooledTemporaryFile", CountedUpload)
     served = serve(learner.app)
     served.worker = dramatiq_worker(learner.broker)
     return served
 
 
-def picture(kind: str, size: tuple[int, int] = (300, 200)) -> bytes:
+def picture(kind: str, size: tuple[int, int] = (300, 200), **options) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 40)).save(buffer, format=kind)
+    Image.new("RGB", size, (200, 120, 40)).save(buffer, format=kind, **options)
     return buffer.getvalue()
 
 
-def upload(api, filename: str, data: bytes, what: str) -> httpx.Response:
+CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif"}
+
+
+def upload(
+    api, filename: str, data: bytes, what: str, content_type: str | None = None
+) -> httpx.Response:
+    """POST the file as a browser would: its content type guessed from its name."""
+    kind = content_type or CONTENT_TYPES.get(Path(filename).suffix, "application/octet-stream")
+    return send(api, what, files={"file": (filename, data, kind)})
+
+
+def send(api, what: str, **request) -> httpx.Response:
+    CountedUpload.read_total = 0
     try:
-        response = api.client.post("/avatars", files={"file": (filename, data, "image/png")})
+        response = api.client.post("/avatars", **request)
     except httpx.TransportError as exc:
         raise AssertionError(f"Uploading {what} got no answer ({exc!r}).\n{api.log()}") from None
     if response.status_code >= 500:
@@ -124,38 +189,95 @@ def test_the_extension_comes_from_the_bytes_not_the_filename(api, uploads):
         api, upload(api, "me.jpg", picture("PNG"), "a PNG named me.jpg"), "a PNG named me.jpg"
     )
     assert jpeg.endswith(".jpg") and png.endswith(".png"), (
-        f"A JPEG named me.png was stored as {jpeg}, a PNG named me.jpg as {png}: the"
-        " extension must come from what Pillow detects, not from the client's filename."
+        f"A JPEG named me.png (sent as image/png) was stored as {jpeg}, a PNG named me.jpg"
+        f" (sent as image/jpeg) as {png}: the extension must come from what the bytes are,"
+        " not from the client's filename or content type."
+    )
+    what = "a PNG sent as application/octet-stream"
+    response = upload(api, "me", picture("PNG"), what, "application/octet-stream")
+    assert stored_name(api, response, what).endswith(".png"), (
+        f"{what} was not stored as a .png: the bytes say what it is."
     )
 
 
-@pytest.mark.parametrize(
-    ("filename", "data", "what"),
-    [
-        ("notes.png", b"root:x:0:0:root:/root:/bin/bash\n", "text named notes.png"),
-        ("anim.png", picture("GIF"), "a GIF (not in ALLOWED)"),
-        ("cut.png", picture("PNG")[:200], "a PNG cut short"),
-    ],
+WHATEVER_IT_SAYS = (
+    "only the image types in ALLOWED may be stored: what the bytes are decides, whatever"
+    " the name or the content type says."
 )
-def test_what_is_not_an_allowed_image_is_refused_with_415(api, uploads, filename, data, what):
-    response = upload(api, filename, data, what)
+REFUSED = [
+    ("notes.png", b"root:x:0:0:root:/root:/bin/bash\n", "text named notes.png", WHATEVER_IT_SAYS),
+    ("anim.png", picture("GIF"), "a GIF named anim.png", WHATEVER_IT_SAYS),
+    (
+        "cut.png",
+        picture("PNG")[:200],
+        "a PNG cut short (its first 200 bytes)",
+        "it starts like a PNG, so its type reads PNG, but the file is broken. Check the whole"
+        " file, not only the first bytes that tell its type.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "what", "why"), REFUSED, ids=["text", "gif", "cut-png"]
+)
+def test_what_is_not_a_whole_allowed_image_is_refused_with_415(
+    api, uploads, filename, data, what, why
+):
+    response = upload(api, filename, data, what, "image/png")
     assert response.status_code == 415, (
-        f"Uploading {what} answered {response.status_code} instead of 415 (Unsupported Media"
-        " Type): only the image types in ALLOWED may be stored, whatever the name says."
+        f"Uploading {what}, sent as image/png, answered {response.status_code} instead of"
+        f" 415 (Unsupported Media Type): {why}"
     )
     assert not files_in(uploads), f"Uploading {what} left {files_in(uploads)} in UPLOAD_DIR."
 
 
-def test_a_file_over_max_bytes_is_refused_with_413(api, learner, uploads):
-    side = 700  # random pixels do not compress: about 3 bytes a pixel
-    noise = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
-    buffer = io.BytesIO()
-    noise.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    assert len(data) > learner.MAX_BYTES
-    response = upload(api, "big.png", data, f"a {len(data):,}-byte PNG")
+BIG = picture("PNG", (1700, 1700), compress_level=0)  # 8.7 MB, a real PNG
+BOUNDARY = uuid.uuid4().hex
+
+
+def multipart(data: bytes, part_headers: str = "") -> bytes:
+    return (
+        (
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="big.png"\r\n'
+            f"Content-Type: image/png\r\n{part_headers}\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+def in_pieces(body: bytes, size: int = 65536) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+CLIENTS = {
+    "with an honest Content-Length": lambda: {"content": multipart(BIG)},
+    "without a Content-Length (a chunked body)": lambda: {"content": in_pieces(multipart(BIG))},
+    "whose file part claims a Content-Length of 1000": lambda: {
+        "content": multipart(BIG, "Content-Length: 1000\r\n")
+    },
+}
+
+
+@pytest.mark.parametrize("client", list(CLIENTS), ids=["honest", "chunked", "lying-part"])
+def test_a_file_over_max_bytes_is_refused_with_413_without_reading_it_all(
+    api, learner, uploads, client
+):
+    assert len(BIG) > 8 * learner.MAX_BYTES
+    what = f"a {len(BIG):,}-byte PNG {client}"
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    response = send(api, what, headers=headers, **CLIENTS[client]())
     assert response.status_code == 413, (
-        f"A {len(data):,}-byte PNG (MAX_BYTES is {learner.MAX_BYTES:,}) answered"
-        f" {response.status_code} instead of 413 (Content Too Large)."
+        f"Uploading {what} answered {response.status_code} instead of 413 (Content Too"
+        f" Large); MAX_BYTES is {learner.MAX_BYTES:,}. The size must be measured on the bytes"
+        " that come, not taken from what the client says."
     )
     assert not files_in(uploads), f"The too-large upload left {files_in(uploads)} in UPLOAD_DIR."
+    read = CountedUpload.read_total
+    assert read <= 2 * learner.MAX_BYTES, (
+        f"Your endpoint read {read:,} bytes of {what} before refusing it: all of it in memory"
+        f" (a 1 GB upload would take 1 GB). Stop reading once more than MAX_BYTES"
+        f" ({learner.MAX_BYTES:,}) have come."
+    )
