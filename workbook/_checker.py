@@ -268,8 +268,9 @@ def _run(meta: Meta, tree: Path) -> _Run:
 
 
 def _copy_tests(meta: Meta, workdir: Path) -> Path:
-    """The exercise's test file and its conftest.py, copied for this run only: learner code
-    that deletes or edits them (or leaves a __pycache__ beside them) cannot break later checks."""
+    """The exercise's test file, its conftest.py and the shared helper modules beside them
+    (every .py that is not a test file), copied for this run only: learner code that deletes
+    or edits them (or leaves a __pycache__ beside them) cannot break later checks."""
     source = meta.tests_path
     # Deleted (by hand, or by learner code in an earlier check): git has them. Only what is
     # missing comes back: a changed test may be an author's work in progress.
@@ -278,15 +279,15 @@ def _copy_tests(meta: Meta, workdir: Path) -> Path:
         raise WorkbookError(
             f"The tests of {meta.id} ({_label(source)}) are missing: they are part of the"
             " workbook, not yours to edit, and something deleted them.",
-            f"restore them with `python -m workbook reset {meta.id}` (in a notebook:"
+            f"restore them with `workbook reset {meta.id}` (in a notebook:"
             f' wb.exercise("{meta.id}").reset()); it keeps a copy of your own file.',
         )
     folder = workdir / "tests"
     folder.mkdir()
     shutil.copy2(source, folder / source.name)
-    conftest = source.parent / "conftest.py"
-    if conftest.is_file():
-        shutil.copy2(conftest, folder / "conftest.py")
+    for helper in source.parent.glob("*.py"):
+        if not helper.name.startswith("test_"):
+            shutil.copy2(helper, folder / helper.name)
     return folder / source.name
 
 
