@@ -42,6 +42,11 @@ def flaky(name: str, failures: int) -> str:
     return f"{name}: ok on attempt {attempt}"
 
 
+def type_names(*values: object) -> list[str]:
+    """What the job received: the type of each argument, after the trip through Redis."""
+    return [type(value).__name__ for value in values]
+
+
 def sleep_for(duration: float) -> float:
     """Sleep `duration` seconds (already scaled by the caller) and return it."""
     time.sleep(duration)
