@@ -20,7 +20,7 @@ def _redis() -> Redis:
 
 
 def send_email(to: str, subject: str) -> str:
-    """The article's job: pretend to talk to an email provider for one second."""
+    """An email job: pretend to talk to an email provider for one second."""
     time.sleep(seconds(1))
     if not to or "@" not in to:
         raise ValueError(f"cannot send to {to!r}: not an email address")
