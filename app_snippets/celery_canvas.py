@@ -1,4 +1,4 @@
-"""The article's video workflow (upload, convert, notify) as a chain, a group and a chord.
+"""A video workflow (upload, convert, notify) as a chain, a group and a chord.
 
 Each task takes a little time and returns what the next one needs, so the canvas can pass
 results along: a chain feeds each result into the next task; a group runs tasks side by
@@ -33,6 +33,12 @@ def convert(path: str, fmt: str = "mp4") -> str:
 def notify(paths: str | list[str], email: str) -> str:
     paths = [paths] if isinstance(paths, str) else paths
     return f"told {email}: {', '.join(paths)} ready"
+
+
+@app.task
+def convert_and_wait(path: str) -> str:
+    """The anti-pattern canvas replaces: a task that waits for another task's result."""
+    return convert.delay(path).get(timeout=10)
 
 
 def one_video(filename: str, email: str) -> chain:

@@ -1,5 +1,6 @@
-"""The article's app, fixed: a JSON body, a route that cannot block the event loop, and a
-broker outage that fails in seconds with a 503 instead of hanging for 19 s.
+"""The tutorial's Celery app (app_snippets/article_celery/), fixed: a JSON body, a route that
+cannot block the event loop, and a broker outage that fails in seconds with a 503 instead of
+freezing the server for 19 s.
 
 `.delay()` is a blocking network call (to Redis). In a `def` route FastAPI runs it in its
 thread pool; in an `async def` route it must go through `run_in_threadpool`.

@@ -25,10 +25,16 @@ def charge_card(order_id: str) -> str:
     raise ConnectionError("payment provider unreachable")
 
 
+@app.task  # no retry option: Celery's default
+def charge_once(order_id: str) -> str:
+    """Without autoretry_for or self.retry(), a task that raises is FAILURE after one attempt."""
+    return charge_card(order_id)
+
+
 @app.task(
     autoretry_for=(ConnectionError,),  # retry on this exception, re-raise anything else
     max_retries=3,  # 1 attempt + 3 retries, then FAILURE
-    retry_backoff=1,  # wait 1, 2, 4, ... seconds (factor x 2**retries; whole seconds)
+    retry_backoff=1,  # wait 1, 2, 4, ... s: int(factor) x 2**retries, capped by retry_backoff_max
     retry_jitter=False,  # exact waits, so the timeline is easy to read
 )
 def charge(order_id: str) -> str:

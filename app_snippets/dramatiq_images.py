@@ -52,8 +52,9 @@ def save_png(image: Image.Image, image_name: str) -> None:
     os.replace(partial, final)
 
 
-# The seed's `process_image(path)`, made safe: a name in, a thumbnail out. ValueError (a
-# bad name) and UnidentifiedImageError (not an image) fail at once: a retry cannot help.
+# The tutorial's `resize_image(image_path, size)`, made real and safe: a name in, a thumbnail
+# out. ValueError (a bad name) and UnidentifiedImageError (not an image) fail at once: a retry
+# cannot help.
 @dramatiq.actor(
     broker=broker,
     queue_name=QUEUE,

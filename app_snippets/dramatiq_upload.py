@@ -1,6 +1,6 @@
-"""The seed article's upload-and-resize app, made safe.
+"""The tutorial's upload-and-resize app (app_snippets/article_dramatiq/), made safe.
 
-The seed wrote the upload to `f"uploads/{file.filename}"` and sent that path to the actor.
+The tutorial writes the upload to `f"/tmp/{file.filename}"` and sends that path to the actor.
 Here the server reads at most MAX_BYTES, finds out what the bytes really are (Pillow, not
 the client's filename or content type), picks the file name itself (a uuid and the
 extension of the detected type), stores it in UPLOAD_DIR, and sends the actor that name.

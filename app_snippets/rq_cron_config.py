@@ -1,4 +1,4 @@
-"""RQ's built-in cron (new in RQ 2.5, beta in 3.0): which jobs to enqueue, and when.
+"""RQ's built-in cron (`rq cron` since RQ 2.4.0, crontab lines since 2.5, beta in 3.0).
 
 Run it as its own process, next to the workers: `rq cron app_snippets.rq_cron_config`
 (with `--url` for your Redis). It only enqueues; a worker on the queue runs the jobs.

@@ -2,18 +2,15 @@
 
 rq-dashboard is a Flask (WSGI) app. Its usual form is its own process, bound to loopback
 and behind a password: `rq-dashboard -b 127.0.0.1 -u $REDIS_URL -j --username ...`. Here
-it is wrapped as an ASGI app so that the workbook can serve it from a kernel thread
-(uvicorn's WSGI adapter is deprecated: for a mount inside FastAPI in production, use a2wsgi).
+a2wsgi wraps it as an ASGI app, so that uvicorn (or a FastAPI mount) can serve it.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import rq_dashboard
+from a2wsgi import WSGIMiddleware
 from flask import Flask
 from rq.serializers import JSONSerializer
-from uvicorn.middleware.wsgi import WSGIMiddleware
 
 from app_snippets.settings import redis_url
 
@@ -24,6 +21,4 @@ def create_dashboard() -> WSGIMiddleware:
     flask_app.config["RQ_DASHBOARD_DISABLE_DELETE"] = True  # a read-mostly dashboard
     rq_dashboard.web.config.serializer = JSONSerializer  # what `rq-dashboard -j` sets
     flask_app.register_blueprint(rq_dashboard.blueprint, url_prefix="/rq")
-    with warnings.catch_warnings():  # "deprecated, switch to a2wsgi": see the docstring
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return WSGIMiddleware(flask_app)
+    return WSGIMiddleware(flask_app)

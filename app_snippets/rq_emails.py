@@ -1,8 +1,10 @@
-"""The article's app, fixed for RQ 3.0, with a job status endpoint.
+"""An RQ app done right for RQ 3.0: a body model, a JSON queue, and a job status endpoint.
 
-Changes from app_snippets/rq_article.py: no `Connection` (pass `connection=`), `job.id`
-instead of `job.get_id()`, JSON instead of pickle on the queue (the worker must use JSON
-too: `rq worker -S json`), a body model, and GET /jobs/{job_id} for the job's state.
+What the tutorial reproduced in app_snippets/article_rq/ gets wrong, fixed here: no
+`Connection` (pass `connection=`), `job.id` instead of `job.get_id()`, the job in an
+importable module (app_snippets/rq_tasks.py) and the worker started from the project root,
+JSON instead of pickle on the queue (the worker must use JSON too: `rq worker -S json`),
+and GET /jobs/{job_id} for the job's state.
 """
 
 from __future__ import annotations
@@ -50,6 +52,6 @@ def job_status(job_id: str) -> dict[str, Any]:
         body["result"] = job.return_value()
     elif status == JobStatus.FAILED:
         result = job.latest_result()  # the traceback; its last line names the error
-        trace = (result.exc_string if result else None) or job.exc_info or "unknown error"
+        trace = (result.exc_string if result else None) or "unknown error"
         body["error"] = trace.strip().splitlines()[-1]
     return body

@@ -20,7 +20,7 @@ def _redis() -> Redis:
 
 
 def send_email(to: str, subject: str) -> str:
-    """The article's job: pretend to talk to an email provider for one second."""
+    """An email job: pretend to talk to an email provider for one second."""
     time.sleep(seconds(1))
     if not to or "@" not in to:
         raise ValueError(f"cannot send to {to!r}: not an email address")
@@ -40,6 +40,11 @@ def flaky(name: str, failures: int) -> str:
     if attempt <= failures:
         raise ConnectionError(f"{name}: provider unavailable (attempt {attempt})")
     return f"{name}: ok on attempt {attempt}"
+
+
+def type_names(*values: object) -> list[str]:
+    """What the job received: the type of each argument, after the trip through Redis."""
+    return [type(value).__name__ for value in values]
 
 
 def sleep_for(duration: float) -> float:

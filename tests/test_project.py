@@ -23,6 +23,7 @@ PUBLIC = {
     "flower",
     "rq_cron",
     "rq_worker",
+    "run_command",
     "serve", "show", "start_redis", "stop_all",
 }  # fmt: skip
 

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,11 +25,12 @@ from app_snippets import (
     celery_fixed,
     celery_limits,
     celery_retries,
-    celery_seed,
     celery_serialization,
     celery_status,
 )
 from app_snippets.settings import seconds
+
+TUTORIAL = Path(__file__).resolve().parents[1] / "app_snippets" / "article_celery"
 
 
 @pytest.fixture(autouse=True)
@@ -52,19 +54,64 @@ def thread_worker():
         worker.stop()
 
 
-def test_seed_takes_query_parameters_and_refuses_a_json_body(thread_worker):
-    thread_worker(celery_seed.celery)
-    api = wb.serve(celery_seed.app)
-    email = {"email": "ada@example.com", "subject": "Hi", "body": "Hello"}
-    response = api.client.post("/send-email", params=email)
-    assert response.status_code == 200
-    task_id = response.json()["task_id"]
-    wait_until(
-        lambda: api.client.get(f"/task-status/{task_id}").json()["status"] == "SUCCESS",
-        5 + seconds(1) * 3,
+def test_the_tutorials_app_run_as_it_says_answers_at_once_and_refuses_a_json_body():
+    worker = wb.run_command(
+        "celery -A app.main.celery_app worker --loglevel=info", cwd=TUTORIAL, ready=" ready."
     )
-    assert api.client.post("/send-email", json=email).status_code == 422
-    assert api.client.get(f"/task-status/{uuid.uuid4()}").json() == {"status": "PENDING"}
+    api = wb.run_command(
+        "uvicorn app.main:app --port {port}", cwd=TUTORIAL, ready="Application startup complete"
+    )
+    user = {"username": "ada", "email": "ada@example.com"}
+    with httpx.Client(base_url=api.url, timeout=30) as client:
+        registered = client.post("/register", params=user)
+        assert registered.status_code == 200 and "msg" in registered.json()
+        assert "succeeded" not in worker.logs(400)  # answered before the 5 s task ended
+        wait_until(lambda: "succeeded in" in worker.logs(400), 30)
+        assert client.post("/register", json=user).status_code == 422
+    log = worker.logs(400)
+    assert "Sent welcome email to ada@example.com (user_id=123)" in log
+    assert "{'status': 'sent', 'user_id': 123}" in log
+    worker.stop()
+    api.stop()
+
+
+def test_the_tutorials_app_stops_for_every_result_store_retry_while_redis_is_down():
+    api = wb.run_command(
+        "python short_retry_server.py {port} 3", cwd=TUTORIAL, ready="Application startup complete"
+    )
+    redis = wb.start_redis()
+    redis.stop()
+    try:
+        params = {"username": "ada", "email": "ada@example.com"}
+        status, took, pinged = post_and_ping(
+            api, "POST", "/register", "/openapi.json", params=params
+        )
+    finally:
+        wb.start_redis()
+        api.stop()
+    assert status == 500 and pinged > took / 2  # the quick GET waited for the failing .delay()
+    assert took > 1  # 3 retries of the result store, about a second apart
+    assert "Retry limit exceeded" in api.logs(80)
+
+
+def test_a_task_without_retry_options_runs_once(thread_worker, redis_server):
+    thread_worker(celery_retries.app)
+    order = f"once-{uuid.uuid4().hex[:6]}"
+    result = celery_retries.charge_once.delay(order)
+    wait_until(result.ready, 10)
+    time.sleep(0.5)  # a retry, had there been one, would be on its way
+    assert result.state == "FAILURE" and isinstance(result.result, ConnectionError)
+    assert redis_server.client().llen(f"attempts:{order}") == 1
+
+
+def test_a_real_worker_refuses_get_inside_a_task():
+    worker = wb.celery_worker("app_snippets.celery_canvas:app", process=True)
+    waiting = celery_canvas.convert_and_wait.delay("uploads/a.mov")
+    wait_until(waiting.ready, 30)
+    assert waiting.state == "FAILURE" and "Never call result.get() within a task" in str(
+        waiting.result
+    )
+    worker.stop()
 
 
 def test_fixed_app_takes_a_json_body_on_both_routes(thread_worker):
@@ -84,16 +131,18 @@ def test_fixed_app_takes_a_json_body_on_both_routes(thread_worker):
     assert api.client.post("/emails", params=body).status_code == 422
 
 
-def post_and_ping(api, method: str, path: str, **request) -> tuple[int, float, float]:
-    """(status, seconds the request took, the longest wait of the /pings sent one after
+def post_and_ping(
+    api, method: str, path: str, ping: str = "/ping", **request
+) -> tuple[int, float, float]:
+    """(status, seconds the request took, the longest wait of the GET `ping`s sent one after
     another while it was in flight)."""
     outcome: dict[str, float] = {}
     with (
         httpx.Client(base_url=api.url, timeout=60) as slow_client,
         httpx.Client(base_url=api.url, timeout=60) as client,
     ):
-        slow_client.get("/ping")  # both connected first: only the waits are timed
-        client.get("/ping")
+        slow_client.get(ping)  # both connected first: only the waits are timed
+        client.get(ping)
 
         def slow() -> None:
             started = time.perf_counter()
@@ -105,24 +154,20 @@ def post_and_ping(api, method: str, path: str, **request) -> tuple[int, float, f
         waits: list[float] = []
         while thread.is_alive() or not waits:
             started = time.perf_counter()
-            client.get("/ping")
+            client.get(ping)
             waits.append(time.perf_counter() - started)
             time.sleep(0.005)
         thread.join()
     return int(outcome["status"]), outcome["took"], max(waits)
 
 
-def test_with_redis_down_the_async_seed_blocks_the_loop_and_the_fix_answers_503():
-    seed_api = wb.serve(celery_seed.app)
+def test_with_redis_down_the_fix_answers_503_without_blocking_the_loop():
     fixed_api = wb.serve(celery_fixed.app)
-    params = {"email": "ada@example.com", "subject": "Hi", "body": "Hello"}
     body = {"to": "ada@example.com", "subject": "Hi", "body": "Hello"}
-    assert seed_api.client.post("/send-email", params=params).status_code == 200  # connected
+    assert fixed_api.client.post("/emails", json=body).status_code == 202  # connected
     redis = wb.start_redis()
     redis.stop()
     try:
-        status, took, pinged = post_and_ping(seed_api, "POST", "/send-email", params=params)
-        assert status == 500 and pinged > took / 2  # /ping waited for the failing .delay()
         for path in ("/emails", "/emails/async"):
             status, took, pinged = post_and_ping(fixed_api, "POST", path, json=body)
             assert status == 503 and pinged < took / 2

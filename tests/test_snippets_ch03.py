@@ -3,10 +3,11 @@ FastAPI app through a real server over HTTP. Timings hold at any DEMO_TIME_SCALE
 
 from __future__ import annotations
 
-import importlib
 import time
 import zlib
+from pathlib import Path
 
+import httpx
 import pytest
 from redis import Redis
 from rq import Queue, Retry
@@ -28,10 +29,66 @@ def settled(job: Job) -> bool:
     return job.get_status(refresh=True) in ("finished", "failed")
 
 
-@pytest.mark.parametrize("module", ["rq_article", "rq_article_worker"])
-def test_the_articles_code_no_longer_imports(module):
-    with pytest.raises(ImportError, match="Connection"):
-        importlib.import_module(f"app_snippets.{module}")
+SNIPPETS = Path(__file__).resolve().parents[1] / "app_snippets"
+
+
+def serve_tutorial(layout: str, worker_command: str) -> tuple:
+    worker = wb.run_command(worker_command, cwd=SNIPPETS / layout, ready="Listening on")
+    api = wb.run_command(
+        "uvicorn app.main:app --port {port}",
+        cwd=SNIPPETS / layout,
+        ready="Application startup complete",
+    )
+    return worker, api
+
+
+def test_the_tutorials_worker_and_app_do_not_start(redis_server):
+    worker = wb.run_command("python app/rq_worker.py", cwd=SNIPPETS / "article_rq")
+    api = wb.run_command("uvicorn app.main:app --port {port}", cwd=SNIPPETS / "article_rq")
+    assert worker.returncode == 1 and "cannot import name 'Connection' from 'rq'" in worker.logs()
+    assert api.returncode == 1 and "No module named 'rq_worker'" in api.logs()
+
+
+def test_step_1_answers_500_after_enqueueing_and_the_script_worker_cannot_import_it(connection):
+    worker, api = serve_tutorial("article_rq_step1", "python app/rq_worker.py")
+    try:
+        queue = Queue("default", connection=connection)
+        before = set(queue.failed_job_registry.get_job_ids())
+        reply = httpx.post(f"{api.url}/report/7", timeout=30)
+        assert reply.status_code == 500
+        wait_until(lambda: "has no attribute 'get_id'" in api.logs(200), 10)
+        failed = wait_until(lambda: set(queue.failed_job_registry.get_job_ids()) - before, 15)
+        job = Job.fetch(failed.pop(), connection=connection)
+        assert job.args == (7,)
+        assert "Invalid attribute name: app.rq_worker.generate_report" in (
+            job.latest_result().exc_string
+        )
+    finally:
+        worker.stop()
+        api.stop()
+
+
+def test_the_fixed_tutorial_answers_with_the_job_id_and_makes_the_report(connection):
+    worker, api = serve_tutorial("article_rq_fixed", "python -m app.rq_worker")
+    try:
+        reply = httpx.post(f"{api.url}/report/42", timeout=30)
+        assert reply.status_code == 200 and reply.json()["status"] == "queued"
+        job = Job.fetch(reply.json()["job_id"], connection=connection, serializer=JSONSerializer)
+        assert job.get_status() in ("queued", "started")  # answered before the 8 s job ended
+        wait_until(lambda: settled(job), 30)
+        assert job.get_status() == "finished" and job.return_value() == "/tmp/report_42.pdf"
+    finally:
+        worker.stop()
+        api.stop()
+
+
+def test_a_tuple_arrives_as_a_list_under_json(connection):
+    queue = Queue("ch03-types", connection=connection, serializer=JSONSerializer)
+    worker = wb.rq_worker(["ch03-types"], serializer="json")
+    job = queue.enqueue(rq_tasks.type_names, (1, 2), {"a": 1})
+    wait_until(lambda: settled(job), 10)
+    assert job.return_value() == ["list", "dict"]
+    worker.stop()
 
 
 def test_the_fixed_app_reports_every_state_of_a_job(redis_server):

@@ -9,12 +9,17 @@ import itertools
 import json
 import os
 import re
+import shutil
 import statistics
+import tempfile
 import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import dramatiq
+import httpx
 import pytest
 import redis.exceptions
 from dramatiq import group, pipeline
@@ -29,6 +34,7 @@ from app_snippets import (
     dramatiq_rate_limits,
     dramatiq_results,
     dramatiq_retries,
+    dramatiq_schedule,
     dramatiq_serialization,
     dramatiq_time_limits,
     dramatiq_upload,
@@ -145,11 +151,16 @@ def test_results_timeouts_failures_and_ttl(worker):
 
 
 @pytest.mark.slow
-def test_the_chapter_backend_waits_longer_than_redis_py_default_socket_timeout(worker):
+@pytest.mark.parametrize("backend", ["chapter 04", "quickstart (notebook 00)"])
+def test_the_results_backends_wait_longer_than_redis_py_default_socket_timeout(worker, backend):
+    from app_snippets import quickstart_dramatiq
+
+    dramatiq.set_broker(broker)  # importing the quickstart made its broker the global one
+    chosen = results_backend if backend == "chapter 04" else quickstart_dramatiq.results
     never_sent = dramatiq_results.slow_square.message(1, 0)
     started = time.perf_counter()
     with pytest.raises(ResultTimeout):
-        results_backend.get_result(never_sent, block=True, timeout=6_000)
+        chosen.get_result(never_sent, block=True, timeout=6_000)
     assert time.perf_counter() - started > 5.5
 
 
@@ -354,3 +365,50 @@ def test_a_killed_workers_messages_come_back_after_the_heartbeat_timeout(store):
     assert held <= set(restarted)
     assert min(restarted[r] for r in held) >= heartbeat - 1
     cli.stop()
+
+
+TUTORIAL = Path(__file__).resolve().parents[1] / "app_snippets" / "article_dramatiq"
+
+
+def test_the_tutorials_upload_writes_where_the_name_points_and_the_tuple_arrives_as_a_list(
+    redis_server,
+):
+    worker = wb.run_command(
+        "dramatiq app.dramatiq_worker --processes 1 --threads 2",
+        cwd=TUTORIAL,
+        ready="is ready for action",
+    )
+    api = wb.run_command(
+        "uvicorn app.main:app --port {port}", cwd=TUTORIAL, ready="Application startup complete"
+    )
+    ours = Path(tempfile.mkdtemp(prefix="test-ch04-tutorial-", dir="/tmp"))
+    try:
+        name = f"../tmp/{ours.name}/not-an-image.png"  # climbs out of /tmp and back into ours
+        reply = httpx.post(f"{api.url}/upload", files={"file": (name, b"text", "image/png")})
+        assert reply.status_code == 200  # any bytes, any name
+        assert (ours / "not-an-image.png").read_bytes() == b"text"
+        wait_until(lambda: "Resize completed" in worker.logs(60), 30)
+        assert f"Resizing /tmp/{name} to [200, 200]" in worker.logs(60)
+    finally:
+        shutil.rmtree(ours)
+        worker.stop()
+        api.stop()
+
+
+def test_a_delayed_message_waits_and_a_periodic_actor_sends_its_next_run(worker):
+    run = uuid.uuid4().hex[:8]
+    sent_at = time.time()
+    dramatiq_schedule.remind.send_with_options(args=(run,), delay=1000)
+    dramatiq_schedule.tick.send(run, 300, 3)
+    wait_until(
+        lambda: (
+            dramatiq_schedule.times(run, "reminded")
+            and len(dramatiq_schedule.times(run, "ticks")) == 3
+        ),
+        20,
+    )
+    assert dramatiq_schedule.times(run, "reminded")[0] - sent_at >= 1.0
+    ticks = dramatiq_schedule.times(run, "ticks")
+    assert all(b - a >= 0.3 for a, b in itertools.pairwise(ticks))
+    time.sleep(0.6)
+    assert len(dramatiq_schedule.times(run, "ticks")) == 3  # `remaining` ended the chain

@@ -5,6 +5,7 @@ with one call, replaced when a cell is re-run, and gone when the kernel goes awa
 """
 
 from ._celery import celery_worker
+from ._command import run_command
 from ._display import show
 from ._doctor import doctor
 from ._dramatiq import dramatiq_worker
@@ -29,6 +30,7 @@ __all__ = [
     "flower",
     "rq_cron",
     "rq_worker",
+    "run_command",
     "serve",
     "show",
     "start_redis",
