@@ -10,7 +10,7 @@ of what it received), so that the task works on an Order equal to the one sent, 
 three queues. Malformed data must fail in `from_payload` with pydantic's ValidationError.
 
 Check your work: `wb.exercise("ex14").check()` in the notebook, or
-`python -m workbook check ex14` in a terminal.
+`workbook check ex14` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Three things are missing:
 3. GET /jobs/{job_id} does not exist yet.
 
 Check your work: `wb.exercise("ex08").check()` in the notebook, or
-`python -m workbook check ex08` in a terminal.
+`workbook check ex08` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

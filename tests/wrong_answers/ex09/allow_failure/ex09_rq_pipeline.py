@@ -9,7 +9,7 @@ dependency to read, and nothing stops them when the first one fails. And when a 
 fails, GET /reports/{report_id} has no way to say so.
 
 Check your work: `wb.exercise("ex09").check()` in the notebook, or
-`python -m workbook check ex09` in a terminal.
+`workbook check ex09` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

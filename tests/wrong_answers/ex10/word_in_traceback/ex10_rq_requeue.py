@@ -10,7 +10,7 @@ the SMTP server was unreachable, and nothing else: requeueing the others would o
 them again (or, for a job with side effects, do them twice).
 
 Check your work: `wb.exercise("ex10").check()` in the notebook, or
-`python -m workbook check ex10` in a terminal.
+`workbook check ex10` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ what it receives. A malformed invoice (a typo, a missing field) must fail at onc
 retries: no retry can fix bad data, and by default Dramatiq would try it 20 more times.
 
 Check your work: `wb.exercise("ex11").check()` in the notebook, or
-`python -m workbook check ex11` in a terminal.
+`workbook check ex11` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ would be charged again and again. Make a GatewayTimeout retried, at most MAX_RET
 times, and send anything else straight to the dead-letter queue (no retry at all).
 
 Check your work: `wb.exercise("ex12").check()` in the notebook, or
-`python -m workbook check ex12` in a terminal.
+`workbook check ex12` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

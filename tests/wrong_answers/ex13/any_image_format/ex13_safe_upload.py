@@ -14,7 +14,7 @@ Make the server decide:
   make_avatar that name, and answer 202 with {"image": <that name>}.
 
 Check your work: `wb.exercise("ex13").check()` in the notebook, or
-`python -m workbook check ex13` in a terminal.
+`workbook check ex13` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

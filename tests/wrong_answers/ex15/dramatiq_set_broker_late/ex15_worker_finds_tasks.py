@@ -11,7 +11,7 @@ and what the API imports to send them work. As written, none of the three finds 
 task (chapter 05, section 3): make each one find it, without moving the tasks' code.
 
 Check your work: `wb.exercise("ex15").check()` in the notebook, or
-`python -m workbook check ex15` in a terminal.
+`workbook check ex15` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

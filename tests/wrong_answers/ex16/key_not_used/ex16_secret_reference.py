@@ -10,7 +10,7 @@ environment (variable PAYMENTS_KEY_VARIABLE), and make the three send_* function
 passing it. The receipt must still be signed with the real key.
 
 Check your work: `wb.exercise("ex16").check()` in the notebook, or
-`python -m workbook check ex16` in a terminal.
+`workbook check ex16` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

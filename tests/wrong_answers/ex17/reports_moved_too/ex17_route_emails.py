@@ -7,7 +7,7 @@ for EMAILS_QUEUE on each queue system: route the work so that every email goes t
 EMAILS_QUEUE and every report to REPORTS_QUEUE, on all three.
 
 Check your work: `wb.exercise("ex17").check()` in the notebook, or
-`python -m workbook check ex17` in a terminal.
+`workbook check ex17` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations
