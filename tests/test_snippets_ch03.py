@@ -205,11 +205,41 @@ def test_rq_dashboard_lists_queues_and_workers(connection):
         rq_tasks.sleep_for, 0
     )
     worker = wb.rq_worker(["ch03-dashboard-idle"], serializer="json")
-    dashboard = wb.serve(rq_dashboard_app.create_dashboard(), name="rq-dashboard")
-    queues = dashboard.client.get("/rq/0/data/queues.json").json()["queues"]
+    dashboard = wb.serve(rq_dashboard_app.create_dashboard("ada", "s3cret"), name="rq-dashboard")
+    login = httpx.BasicAuth("ada", "s3cret")
+    queues = dashboard.client.get("/rq/0/data/queues.json", auth=login).json()["queues"]
     assert "ch03-dashboard" in {queue["name"] for queue in queues}
-    workers = dashboard.client.get("/rq/0/data/workers.json").json()["workers"]
+    workers = dashboard.client.get("/rq/0/data/workers.json", auth=login).json()["workers"]
     assert worker.name in {w["name"] for w in workers}
-    assert dashboard.client.get("/rq/").status_code == 200
+    assert dashboard.client.get("/rq/", auth=login).status_code == 200
+    assert dashboard.client.get("/rq/").status_code == 401, "no login, no dashboard"
+    wrong = httpx.BasicAuth("ada", "guess")
+    assert dashboard.client.get("/rq/", auth=wrong).status_code == 401
     dashboard.stop()
     worker.stop()
+
+
+def test_rq_dashboard_requeues_with_a_login_and_refuses_other_sites(connection):
+    pytest.importorskip("rq_dashboard")
+    from app_snippets import rq_dashboard_app
+
+    queue = Queue("ch03-dashboard-requeue", connection=connection, serializer=JSONSerializer)
+    connection.delete(rq_tasks.attempts_key("dashboard-requeue"))
+    job = queue.enqueue(rq_tasks.flaky, "dashboard-requeue", 1)
+    worker = wb.rq_worker([queue.name], serializer="json")
+    wait_until(lambda: settled(job), 30)
+    worker.stop()  # so that the requeued job stays queued, for the assertion below
+    assert job.get_status(refresh=True) == "failed"
+    dashboard = wb.serve(rq_dashboard_app.create_dashboard("ada", "s3cret"), name="rq-dashboard")
+    login = httpx.BasicAuth("ada", "s3cret")
+    evil = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+    refused = dashboard.client.post(f"/rq/job/{job.id}/requeue", auth=login, headers=evil)
+    assert refused.status_code == 403, "a page of another site must not requeue jobs"
+    background = {"Sec-Fetch-Site": "cross-site"}
+    assert dashboard.client.get(f"/rq/requeue/{queue.name}", auth=login, headers=background
+                                ).status_code == 403  # fmt: skip
+    assert job.get_status(refresh=True) == "failed", "the refused requests changed nothing"
+    requeued = dashboard.client.post(f"/rq/job/{job.id}/requeue", auth=login)
+    assert requeued.status_code == 200, requeued.text
+    assert job.get_status(refresh=True) == "queued"
+    dashboard.stop()
