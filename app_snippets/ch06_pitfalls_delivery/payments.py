@@ -92,7 +92,9 @@ def tally(queue: str, orders: list[str]) -> dict[str, int]:
 
 # Celery: acknowledge when the task ends, requeue when the worker dies, and let Redis hand
 # out unacknowledged messages again after 3 s (the default is an hour; chapter 02).
-celery_app = Celery("ch06_payments", broker=redis_url())
+# Its own Redis database: the broker's record of unacknowledged messages is per database,
+# and this app's 3 s visibility timeout must not hand out another app's messages.
+celery_app = Celery("ch06_payments", broker=redis_url().rsplit("/", 1)[0] + "/1")
 celery_app.conf.update(
     task_default_queue=QUEUE,
     task_acks_late=True,

@@ -21,13 +21,14 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from app_snippets.settings import redis_url, seconds
+from app_snippets.settings import redis_url
 
 QUEUE = "ch06-retries"
 STORM_RETRIES = 5  # attempts: 1 + 5 retries, then the dead-letter place
-FIXED_DELAY = seconds(0.5)  # the same wait before every retry
-BASE_DELAY = seconds(0.25)  # backoff: the first wait before jitter, doubled each retry
-MAX_DELAY = seconds(4)  # backoff: never wait longer than this
+# Not scaled: how a storm looks depends on these waits against the workers' speed.
+FIXED_DELAY = 0.5  # seconds: the same wait before every retry
+BASE_DELAY = 0.25  # backoff: the first wait before jitter, doubled each retry
+MAX_DELAY = 4.0  # backoff: never wait longer than this
 
 
 def store() -> Redis:
