@@ -149,20 +149,22 @@ def dramatiq_storm(run: str, key: str, policy: str) -> None:
         raise dramatiq.Retry("dependency down", delay=max(1, int(delay * 1000))) from None
 
 
-def dramatiq_dead_letters() -> list[Message]:
-    """The messages in the queue's dead-letter set (kept 7 days by default)."""
+def dramatiq_dead_letters() -> dict[str, Message]:
+    """The queue's dead-letter set (kept 7 days by default), by the broker's Redis id."""
     with store() as client:
-        raw = client.hvals(f"dramatiq:{QUEUE}.XQ.msgs")
-    return [Message.decode(item.encode()) for item in raw]
+        raw = client.hgetall(f"dramatiq:{QUEUE}.XQ.msgs")
+    return {redis_id: Message.decode(item.encode()) for redis_id, item in raw.items()}
 
 
 def dramatiq_replay() -> int:
-    """Send each dead message again with its retry count reset, and remove it from the set."""
+    """Send each dead message again with its retry count reset, and remove it from the set.
+    (The broker keys messages by a Redis id of its own, not by message_id.)"""
     letters = dramatiq_dead_letters()
     with store() as client:
-        for message in letters:
+        for redis_id, message in letters.items():
             options = {**message.options, "retries": 0}
+            options.pop("redis_message_id", None)  # a fresh one for the new copy
             broker.enqueue(message.copy(options=options))
-            client.zrem(f"dramatiq:{QUEUE}.XQ", message.message_id)
-            client.hdel(f"dramatiq:{QUEUE}.XQ.msgs", message.message_id)
+            client.zrem(f"dramatiq:{QUEUE}.XQ", redis_id)
+            client.hdel(f"dramatiq:{QUEUE}.XQ.msgs", redis_id)
     return len(letters)

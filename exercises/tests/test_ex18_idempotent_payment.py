@@ -42,6 +42,13 @@ def orders(prefix: str, count: int) -> list[str]:
     return [f"{prefix}-{n}" for n in range(count)]
 
 
+def raised(worker) -> None:
+    """Fail at once when the task raised an error it does not retry (your code's error)."""
+    logs = worker.logs(200)
+    if "raised unexpected" in logs:
+        pytest.fail(f"charge_order raised an error. Worker log:\n{worker.logs(30)}")
+
+
 def settle(store, worker, expected: set[str], within: float) -> Counter:
     """Wait until every order has its receipt (its task finished at least once) and no
     charge is in flight; the charges per order."""
@@ -49,6 +56,7 @@ def settle(store, worker, expected: set[str], within: float) -> Counter:
     while time.monotonic() < deadline:
         if set(store.smembers("ex18:receipts")) >= expected:
             break
+        raised(worker)
         time.sleep(0.02)
     time.sleep(0.3)  # a duplicate already running records its charge first
     charges = Counter(store.lrange("ex18:charges", 0, -1))
@@ -88,6 +96,7 @@ def test_a_killed_worker_charges_nobody_twice(learner, store, worker):
             in_flight = charged - set(store.smembers("ex18:receipts"))
             if len(charged) >= 4 and in_flight:
                 break
+            raised(worker)
             time.sleep(0.005)
         else:
             pytest.fail(
