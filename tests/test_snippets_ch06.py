@@ -5,6 +5,9 @@ counted after a duplicate and after a killed worker, the transaction race and th
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
 import uuid
 from collections import Counter
@@ -204,3 +207,44 @@ def test_the_outbox_relay_sends_each_saved_order_once(orders_db, store):
     time.sleep(0.3)
     assert all(c == {"saved": 5, "fulfilled once": 5, "twice or more": 0, "never (lost)": 0,
                      "ran before the commit": 0} for c in orders.tally().values())  # fmt: skip
+
+
+def test_bounded_clients_give_up_on_a_hung_redis_and_default_ones_wait(flood_server):
+    senders = {
+        "default": flood.Senders(flood_server.url),
+        "bounded": flood.Senders(flood_server.url, timeout=0.5),
+    }
+    for clients in senders.values():
+        for library in LIBRARIES:
+            clients.one_by_one(library, range(1))
+    outcomes: dict = {}
+
+    def send(setting: str, library: str) -> None:
+        try:
+            senders[setting].one_by_one(library, range(1))
+            outcomes[setting, library] = "sent"
+        except Exception as error:
+            outcomes[setting, library] = type(error).__name__
+
+    os.kill(flood_server.pid, signal.SIGSTOP)
+    try:
+        threads = [
+            threading.Thread(target=send, args=(s, lib), daemon=True)
+            for s in senders
+            for lib in LIBRARIES
+        ]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: len(outcomes) >= len(LIBRARIES), timeout=10)
+        assert {outcomes.get(("bounded", lib)) for lib in LIBRARIES} <= {
+            "TimeoutError",
+            "OperationalError",
+        }
+        assert not any(key[0] == "default" for key in outcomes)  # still waiting
+    finally:
+        os.kill(flood_server.pid, signal.SIGCONT)
+    for thread in threads:
+        thread.join(10)
+    assert {outcomes["default", lib] for lib in LIBRARIES} == {"sent"}
+    for clients in senders.values():
+        clients.close()

@@ -24,14 +24,26 @@ def resize(photo_id: int) -> None:
 
 
 class Senders:
-    """The three libraries' clients, all pointed at the Redis at `url`."""
+    """The three libraries' clients, all pointed at the Redis at `url`.
 
-    def __init__(self, url: str) -> None:
+    `timeout` (seconds) bounds how long a call waits for Redis to connect or answer; the
+    default, None, is each client's own: redis-py waits for ever for a Redis that hangs.
+    """
+
+    def __init__(self, url: str, timeout: float | None = None) -> None:
         self.celery = Celery("ch06_flood", broker=url)
         self.celery.conf.update(task_default_queue=QUEUE, broker_connection_retry=False)
+        if timeout is not None:
+            self.celery.conf.broker_transport_options = {
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
+            }
+            self.celery.conf.task_publish_retry = False  # else 3 more tries of `timeout` each
         self.celery_task = self.celery.task(name="ch06.resize")(resize)
-        self.rq = Queue(QUEUE, connection=Redis.from_url(url), serializer=JSONSerializer)
-        self.broker = RedisBroker(url=url)
+        client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self.rq = Queue(QUEUE, connection=client, serializer=JSONSerializer)
+        self.broker = RedisBroker(client=Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout))  # fmt: skip
         self.actor = dramatiq.actor(resize, broker=self.broker, queue_name=QUEUE)
 
     def one_by_one(self, library: str, ids: range) -> None:
