@@ -17,7 +17,7 @@ The check kills the API at random points while orders come in, runs your relay w
 real RQ worker behind it, and counts what was fulfilled.
 
 Check your work: `wb.exercise("ex20").check()` in the notebook, or
-`python -m workbook check ex20` in a terminal.
+`workbook check ex20` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

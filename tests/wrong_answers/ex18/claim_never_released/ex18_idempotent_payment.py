@@ -12,7 +12,7 @@ the middle of a batch, sends orders twice, makes the card processor fail now and
 counts the charges (notebook 06, section 3).
 
 Check your work: `wb.exercise("ex18").check()` in the notebook, or
-`python -m workbook check ex18` in a terminal.
+`workbook check ex18` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Three places to write:
    empty the list (a second replay sends nothing).
 
 Check your work: `wb.exercise("ex19").check()` in the notebook, or
-`python -m workbook check ex19` in a terminal.
+`workbook check ex19` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations

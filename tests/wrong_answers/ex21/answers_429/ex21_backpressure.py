@@ -9,7 +9,7 @@ Unavailable with a Retry-After header (seconds), and queue nothing; answer 202 a
 the workers have drained the queue below the limit.
 
 Check your work: `wb.exercise("ex21").check()` in the notebook, or
-`python -m workbook check ex21` in a terminal.
+`workbook check ex21` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations
