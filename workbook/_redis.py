@@ -177,11 +177,11 @@ def _launch(port: int, password: str, config: dict[str, object] | None = None) -
     workdir.mkdir(exist_ok=True, mode=0o700)
     # The password goes in a file only we can read: a command line is visible to every user
     # of the machine (ps, /proc/<pid>/cmdline). The config file must come first.
-    config = workdir / "password.conf"
-    config.touch(mode=0o600)
-    config.write_text(f"requirepass {password}\n", encoding="utf-8")
+    password_file = workdir / "password.conf"
+    password_file.touch(mode=0o600)
+    password_file.write_text(f"requirepass {password}\n", encoding="utf-8")
     argv = [
-        binary, str(config), "--bind", "127.0.0.1", "--port", str(port),
+        binary, str(password_file), "--bind", "127.0.0.1", "--port", str(port),
         "--protected-mode", "yes", "--save", "", "--appendonly", "no",
         "--dir", str(workdir), "--daemonize", "no", "--logfile", "",
     ]  # fmt: skip
