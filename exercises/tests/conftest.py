@@ -164,7 +164,9 @@ class Probe:
     `before(call)` and `after(call)` run around the original (to sample state while it runs);
     `result(value)` may replace what the original returned (to make it unguessable).
     `hold()` makes the next calls wait, before the original, until `release()` or `limit`
-    seconds: a check can then do something while the call is known to be in progress."""
+    seconds: a check can then do something while the call is known to be in progress. (Not
+    a call on the event loop: that one is reported as such, and holding it would only stop
+    the server.)"""
 
     def __init__(
         self,
@@ -197,7 +199,8 @@ class Probe:
             )
             self._add(call)
             try:
-                call.held_out = not self._released.wait(self._limit)
+                if not call.on_loop:  # held on the loop, it would hold the whole server
+                    call.held_out = not self._released.wait(self._limit)
                 if before:
                     before(call)
                 value = original(*args, **kwargs)
@@ -227,24 +230,35 @@ class Probe:
     def release(self) -> None:
         self._released.set()
 
-    def wait(self, condition: Callable[[list[Call]], bool], within: float) -> bool:
-        """Wait until `condition(calls)` holds (True) or `within` seconds pass (False)."""
+    def wait(
+        self,
+        condition: Callable[[list[Call]], bool],
+        within: float,
+        unless: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Wait until `condition(calls)` holds (True), or `within` seconds pass or
+        `unless()` turns True (False): e.g. the app raised, and the call will never come."""
         deadline = time.monotonic() + within
         with self._changed:
             while not condition(self.calls):
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or unless():
                     return False
                 self._changed.wait(min(left, 0.1))
         return True
 
-    def started(self, within: float, count: int = 1) -> list[Call]:
-        self.wait(lambda calls: len(calls) >= count, within)
+    def started(
+        self, within: float, count: int = 1, unless: Callable[[], bool] = lambda: False
+    ) -> list[Call]:
+        """The calls, once `count` of them have started (or the wait gave up)."""
+        self.wait(lambda calls: len(calls) >= count, within, unless)
         return list(self.calls)
 
-    def ended(self, within: float, count: int = 1) -> list[Call]:
-        """The calls, once `count` of them have ended (or `within` seconds passed)."""
-        self.wait(lambda calls: sum(c.ended is not None for c in calls) >= count, within)
+    def ended(
+        self, within: float, count: int = 1, unless: Callable[[], bool] = lambda: False
+    ) -> list[Call]:
+        """The calls, once `count` of them have ended (or the wait gave up)."""
+        self.wait(lambda calls: sum(c.ended is not None for c in calls) >= count, within, unless)
         return list(self.calls)
 
 
