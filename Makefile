@@ -6,7 +6,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 LAB_ARGS ?=
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test install doctor check notebooks lint format lock measure clean
+.PHONY: lab test install doctor check notebooks lint format lock measure verdicts clean
 
 lab: install ## open the workbook in JupyterLab (127.0.0.1, token kept)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) $(LAB_ARGS) notebooks/00_setup.ipynb
@@ -43,6 +43,12 @@ lock: install ## re-resolve requirements.lock (and environment.yml) from pyproje
 
 measure: install ## print start-up figures (scripts, not timed tests)
 	$(BIN)/python tools/measure_startup.py --lab
+
+N ?= 10
+J ?= 1
+ONLY ?=
+verdicts: install ## check every stub, solution and wrong answer N times; report unstable verdicts (slow)
+	$(BIN)/python tools/verdicts.py -n $(N) -j $(J) $(if $(ONLY),--only $(ONLY))
 
 clean: ## remove .venv and every generated file
 	rm -rf .venv .pytest_cache .ruff_cache .workbook build *.egg-info
