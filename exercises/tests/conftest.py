@@ -146,6 +146,7 @@ class Call:
     """One call of a probed function: where it ran, when, and what it gave."""
 
     args: tuple
+    kwargs: dict[str, Any]
     request: RequestState | None
     answered_before: bool  # the request's response was already sent when the call began
     on_loop: bool  # it ran in the event loop's thread (the server answers no one meanwhile)
@@ -156,6 +157,10 @@ class Call:
     error: BaseException | None = None
     held_out: bool = False  # a hold (see Probe.hold) ran out before it was released
     notes: dict[str, Any] = field(default_factory=dict)
+
+    def given(self, value: Any) -> bool:
+        """Whether `value` was one of the call's arguments (by position or by name)."""
+        return value in self.args or value in self.kwargs.values()
 
 
 class Probe:
@@ -191,6 +196,7 @@ class Probe:
             request = _REQUEST.get()
             call = Call(
                 args=args,
+                kwargs=kwargs,
                 request=request,
                 answered_before=bool(request and request.answered),
                 on_loop=_on_event_loop(),

@@ -61,7 +61,7 @@ def upload():
 
 def the_call(upload):
     thumbnails, name, api, _ = upload
-    calls = [c for c in thumbnails.calls if name in c.args]
+    calls = [c for c in thumbnails.calls if c.given(name)]
     assert calls, (
         f"After POST /uploads/{name}, make_thumbnail was never called (within {WITHIN:.0f}"
         f" s): the upload's task no longer makes the thumbnail.\n{api.log()}"

@@ -55,7 +55,7 @@ def run_job(jobs, lines: list[str]) -> tuple[dict[str, str], list]:
     job_id = body["job_id"]
     runs.ended(WITHIN, unless=api.raised)
     record = api.request("GET", f"/imports/{job_id}", "GET /imports/{job_id}").json()
-    return record, [c for c in runs.calls if c.args and c.args[0] == job_id]
+    return record, [c for c in runs.calls if c.given(job_id)]
 
 
 def test_every_step_runs_while_the_record_reads_running(jobs):

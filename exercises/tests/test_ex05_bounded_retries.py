@@ -125,7 +125,7 @@ def test_the_waits_grow_exponentially(run):
 def test_every_retry_is_a_new_run_of_the_task(run):
     follow(run, "down-1")
     *_, api = run
-    retries = [c.notes.get("retries") for c in api.calls if c.args and c.args[0] == "down-1"]
+    retries = [c.notes.get("retries") for c in api.calls if c.given("down-1")]
     assert retries == list(range(len(retries))), (
         f"The task's request.retries over the attempts were {retries}, not 0, 1, 2, 3: the"
         " attempts were made inside one run of the task, which sleeps between them and holds"
