@@ -50,6 +50,7 @@ def run(redis_server):
     worker.stop()
     monkeypatch.undo()
     results.clear()  # unsubscribe from their results now, while Redis still runs
+    api.calls.clear()  # their errors' tracebacks hold Celery's frames, and results in them
     gc.collect()
 
 
