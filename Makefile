@@ -11,7 +11,7 @@ PY_GIVEN := $(filter command line environment,$(origin PY))
 BOOTSTRAP := $(if $(PY_GIVEN),$(PY) tools/bootstrap.py --python-given,\
   $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY)) tools/bootstrap.py)
 
-.PHONY: lab test install doctor check notebooks lint format lock measure clean
+.PHONY: lab test install doctor check notebooks lint format lock measure verdicts clean
 
 lab: install ## JupyterLab on notebook 00, serving the repository (127.0.0.1, token kept)
 	$(BIN)/workbook lab $(LAB_ARGS)
@@ -48,6 +48,12 @@ lock: install ## re-resolve requirements.lock (and environment.yml) from pyproje
 
 measure: install ## print start-up figures (scripts, not timed tests)
 	$(BIN)/python tools/measure_startup.py --lab
+
+N ?= 10
+J ?= 1
+ONLY ?=
+verdicts: install ## check every stub, solution and wrong answer N times; report unstable verdicts (slow)
+	$(BIN)/python tools/verdicts.py -n $(N) -j $(J) $(if $(ONLY),--only $(ONLY))
 
 clean: ## remove .venv and every generated file
 	rm -rf .venv .pytest_cache .ruff_cache .workbook build *.egg-info

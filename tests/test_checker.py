@@ -503,3 +503,26 @@ def test_missing_tests_outside_git_name_the_fix(tmp_path: Path) -> None:
     (tmp_path / "exercises" / "tests" / "test_ex01_add.py").unlink()
     with pytest.raises(WorkbookError, match="does not exist"):
         load(toml)  # a path no one ever committed is a typo in the list, not a deletion
+
+
+# --- the footer: only tests that ran are counted -------------------------------------------
+
+
+def test_the_footer_counts_only_the_tests_that_ran(tmp_path: Path) -> None:
+    # test_adds passes, test_negative_numbers fails, and the check stops there: the third
+    # test did not run, which says nothing about it.
+    (tmp_path / "ex01_add.py").write_text("def add(a, b):\n    return a + b if a > 0 else 9\n")
+    result = check("ex01", tree=tmp_path)
+    assert result.verdict is Verdict.INCORRECT, result
+    assert (result.passed, result.failed, result.collected) == (1, 1, 3), result
+    text = str(result)
+    assert "1 passed, 1 failed, 1 not run (the check stops at the first failure)" in text, text
+    assert "of 3 tests passed" not in text, text
+
+
+def test_a_correct_verdict_counts_its_tests_once_and_names_the_file_checked() -> None:
+    result = check("ex01", tree=FIXTURES / "solutions")
+    text = str(result)
+    assert "All 3 tests passed." in text and "3 passed" not in text, text
+    assert "checked tests/fixtures/checker/solutions/ex01_add.py" in text, text
+    assert "files in" not in text, text

@@ -1,5 +1,11 @@
 """The dev check (rustlings' `dev check`): every stub reads "not attempted", every solution
-"correct", and every wrong answer kept in tests/wrong_answers/ "incorrect"."""
+"correct", every wrong answer kept in tests/wrong_answers/ "incorrect" with the sentence it
+states, and no file lies in the exercise folders that exercises.toml does not name.
+
+A wrong answer is a folder tests/wrong_answers/exNN/<variant>/ with the learner file (the
+exercise's file name) and expected.txt: one line, a fragment of the sentence its incorrect
+verdict must contain (compared case-insensitively).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,20 @@ from workbook._exercises import load
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = load()
-WRONG = sorted((ROOT / "tests" / "wrong_answers").glob("ex*/*/"))
+WRONG_ROOT = ROOT / "tests" / "wrong_answers"
+WRONG = sorted(WRONG_ROOT.glob("ex*/*/"))
+EXPECTED = "expected.txt"
+
+# Files in exercises/ and solutions/ that no [[exercise]] entry names, and may be there
+# (rustlings' check_unexpected_files): the folders' READMEs, the metadata, the tests' shared
+# conftest. Anything else is a stray: a file an entry should name, or one to delete.
+ALLOWED_EXTRAS = {
+    "exercises/README.md",
+    "exercises/exercises.toml",
+    "exercises/tests/conftest.py",
+    "solutions/README.md",
+}
+IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}  # made by tools, ignored
 
 
 @pytest.fixture(autouse=True)
@@ -20,14 +39,60 @@ def _private_progress(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_PROGRESS_FILE", str(tmp_path / "progress.json"))
 
 
-def test_every_exercise_has_a_wrong_answer_to_reject():
+def _files(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not IGNORED_PARTS & set(path.relative_to(ROOT).parts)
+    )
+
+
+def test_every_exercise_has_three_wrong_answers_to_reject():
     for meta in EXERCISES:
         variants = [p for p in WRONG if p.parent.name == meta.id]
-        assert variants, f"{meta.id} has no wrong answer in tests/wrong_answers/{meta.id}/"
-        for variant in variants:
-            assert (variant / meta.file_path.name).exists(), (
-                f"{variant} lacks {meta.file_path.name}"
-            )
+        assert len(variants) >= 3, (
+            f"{meta.id} has {len(variants)} wrong answers in tests/wrong_answers/{meta.id}/:"
+            " keep at least three, from the classes of issue 13."
+        )
+
+
+def test_every_file_in_the_exercise_folders_is_named_by_exercises_toml():
+    named = {m.file for m in EXERCISES} | {m.solution for m in EXERCISES}
+    named |= {m.tests for m in EXERCISES} | ALLOWED_EXTRAS
+    found = {
+        str(path.relative_to(ROOT)) for folder in ("exercises", "solutions") for path in
+        _files(ROOT / folder)
+    }  # fmt: skip
+    strays = sorted(found - named)
+    assert not strays, (
+        f"No entry of exercises/exercises.toml names {strays}: add the exercise's entry, add"
+        " the file to ALLOWED_EXTRAS in tests/test_exercises.py, or delete it."
+    )
+
+
+def test_every_wrong_answer_holds_the_learner_file_and_its_expected_sentence():
+    files = {meta.id: meta.file_path.name for meta in EXERCISES}
+    for path in _files(WRONG_ROOT):
+        parts = path.relative_to(WRONG_ROOT).parts
+        assert len(parts) == 3 and parts[0] in files, (
+            f"{path.relative_to(ROOT)} is not tests/wrong_answers/exNN/<variant>/<file> for an"
+            " exercise of exercises.toml."
+        )
+        exercise_id, _, name = parts
+        assert name in (files[exercise_id], EXPECTED), (
+            f"{path.relative_to(ROOT)}: a wrong answer holds only {files[exercise_id]} and"
+            f" {EXPECTED}."
+        )
+    for variant in WRONG:
+        for name in (files.get(variant.parent.name, "?"), EXPECTED):
+            assert (variant / name).is_file(), f"{variant.relative_to(ROOT)} lacks {name}"
+        assert _expected(variant), f"{variant.relative_to(ROOT)}/{EXPECTED} is empty"
+
+
+def _expected(variant: Path) -> str:
+    lines = (variant / EXPECTED).read_text(encoding="utf-8").strip().splitlines()
+    assert len(lines) <= 1, f"{variant.relative_to(ROOT)}/{EXPECTED}: one line, a fragment"
+    return lines[0].strip() if lines else ""
 
 
 @pytest.mark.parametrize("meta", EXERCISES, ids=lambda m: m.id)
@@ -44,8 +109,12 @@ def test_solution_reads_correct(meta):
 
 
 @pytest.mark.parametrize("variant", WRONG, ids=lambda p: f"{p.parent.name}-{p.name}")
-def test_wrong_answer_reads_incorrect(variant):
+def test_wrong_answer_reads_incorrect_with_its_sentence(variant):
+    expected = _expected(variant) if (variant / EXPECTED).is_file() else ""
+    assert expected, f"{variant.relative_to(ROOT)} has no {EXPECTED}"
     result = check(variant.parent.name, variant)
     assert result.verdict is Verdict.INCORRECT, str(result)
-    assert result.message.strip(), "an incorrect verdict must say what is wrong"
     assert "Traceback" not in result.message, "the sentence, not a wall of internals"
+    assert expected.lower() in result.message.lower(), (
+        f"expected the verdict to say {expected!r}; it said:\n{result}"
+    )

@@ -71,6 +71,8 @@ class CheckResult:
     collected: int = 0
     title: str = ""
     tree: str = ""
+    failed: int = 0  # ran and did not pass; with passed, the tests that ran
+    file: str = ""  # the file checked, relative to the repository root
     hint_how: str = field(default="", repr=False)
 
     @property
@@ -81,10 +83,26 @@ class CheckResult:
     def correct(self) -> bool:
         return self.verdict is Verdict.CORRECT
 
+    @property
+    def tally(self) -> str:
+        """What the tests did, counting only those that ran: pytest stops at the first
+        failure, so the rest did not run (which says nothing about them)."""
+        if not self.collected:
+            return ""
+        not_run = self.collected - self.passed - self.failed
+        parts = [f"{self.passed} passed"]
+        if self.failed or not self.correct:
+            parts.append(f"{self.failed} failed")
+        if not_run:
+            why = " (the check stops at the first failure)" if self.failed else ""
+            parts.append(f"{not_run} not run{why}")
+        return ", ".join(parts)
+
     def _footer(self) -> str:
-        tests = f"{self.passed} of {self.collected} tests passed" if self.collected else ""
-        parts = [p for p in (tests, f"{self.duration:.1f} s", f"files in {self.tree}") if p]
-        return "; ".join(parts)
+        # A correct verdict's sentence already counts the tests: no second count here.
+        tests = "" if self.correct else self.tally
+        checked = f"checked {self.file or self.tree}" if (self.file or self.tree) else ""
+        return "; ".join(p for p in (tests, f"{self.duration:.1f} s", checked) if p)
 
     def __str__(self) -> str:
         mark, _ = _STYLE[self.verdict]
@@ -182,6 +200,8 @@ def check(
         collected=len(items),
         title=meta.title,
         tree=_label(folder),
+        failed=sum(outcomes.get(i, "passed") != "passed" for i in items),
+        file=_label(folder / Path(meta.file).name),
     )
     if folder == own:
         record_verdict(meta.id, verdict.value)

@@ -7,10 +7,15 @@ file being checked.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -27,7 +32,7 @@ class Served:
     """The learner's app on a real uvicorn server; failures quote the server's log."""
 
     def __init__(self, app: Any) -> None:
-        self.handle = wb.serve(app, name="exercise under test")
+        self.handle = wb.serve(track_requests(app), name="exercise under test")
         self.url = self.handle.url
         # A new connection per request: when a background task raises, uvicorn closes the
         # connection it ran on, and a kept-alive one would fail the next request.
@@ -82,6 +87,185 @@ def _without_library_frames(lines: Iterable[str]) -> list[str]:
         if not skipping:
             kept.append(line)
     return kept
+
+
+# --- instruments: where and when the learner's code ran ----------------------------------
+# The checks test the mechanism, not a stopwatch: a probe wraps a function of the learner's
+# module (the slow call the exercise is about) and records, for every call, the request it
+# belongs to, whether that request had already been answered, and whether it ran on the
+# server's event loop. Recorded events are compared; no duration decides a verdict.
+
+
+@dataclass
+class RequestState:
+    """One HTTP request as the app saw it; `answered` turns True once its response is sent."""
+
+    method: str
+    path: str
+    answered: bool = False
+
+
+_REQUEST: contextvars.ContextVar[RequestState | None] = contextvars.ContextVar(
+    "exercise_request", default=None
+)
+
+
+def track_requests(app: Any) -> Any:
+    """The ASGI app, wrapped: code it runs for a request (route, dependencies, background
+    tasks, FastAPI's thread pool: they inherit the request's context) can tell which request
+    it serves and whether its response was already sent. A thread the code starts itself
+    inherits nothing, and is seen as outside any request."""
+
+    async def tracked(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        state = RequestState(scope["method"], scope["path"])
+        _REQUEST.set(state)
+
+        async def sending(message: dict) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                state.answered = True
+
+        await app(scope, receive, sending)
+
+    return tracked
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@dataclass
+class Call:
+    """One call of a probed function: where it ran, when, and what it gave."""
+
+    args: tuple
+    kwargs: dict[str, Any]
+    request: RequestState | None
+    answered_before: bool  # the request's response was already sent when the call began
+    on_loop: bool  # it ran in the event loop's thread (the server answers no one meanwhile)
+    thread: str
+    started: float
+    ended: float | None = None
+    result: Any = None
+    error: BaseException | None = None
+    held_out: bool = False  # a hold (see Probe.hold) ran out before it was released
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def given(self, value: Any) -> bool:
+        """Whether `value` was one of the call's arguments (by position or by name)."""
+        return value in self.args or value in self.kwargs.values()
+
+
+class Probe:
+    """Replace `module.name` with a recording wrapper that calls the original.
+
+    `before(call)` and `after(call)` run around the original (to sample state while it runs);
+    `result(value)` may replace what the original returned (to make it unguessable).
+    `hold()` makes the next calls wait, before the original, until `release()` or `limit`
+    seconds: a check can then do something while the call is known to be in progress. (Not
+    a call on the event loop: that one is reported as such, and holding it would only stop
+    the server.)"""
+
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        module: Any,
+        name: str,
+        *,
+        before: Callable[[Call], None] | None = None,
+        after: Callable[[Call], None] | None = None,
+        result: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.calls: list[Call] = []
+        self.original = getattr(module, name)
+        self._released = threading.Event()
+        self._released.set()
+        self._limit = 0.0
+        self._changed = threading.Condition()
+        original = self.original
+
+        @functools.wraps(original)
+        def probe(*args: Any, **kwargs: Any) -> Any:
+            request = _REQUEST.get()
+            call = Call(
+                args=args,
+                kwargs=kwargs,
+                request=request,
+                answered_before=bool(request and request.answered),
+                on_loop=_on_event_loop(),
+                thread=threading.current_thread().name,
+                started=time.monotonic(),
+            )
+            self._add(call)
+            try:
+                if not call.on_loop:  # held on the loop, it would hold the whole server
+                    call.held_out = not self._released.wait(self._limit)
+                if before:
+                    before(call)
+                value = original(*args, **kwargs)
+                call.result = result(value) if result else value
+                if after:
+                    after(call)
+                return call.result
+            except BaseException as error:
+                call.error = error
+                raise
+            finally:
+                call.ended = time.monotonic()
+                with self._changed:
+                    self._changed.notify_all()
+
+        monkeypatch.setattr(module, name, probe)
+
+    def _add(self, call: Call) -> None:
+        with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    def hold(self, limit: float) -> None:
+        self._limit = limit
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait(
+        self,
+        condition: Callable[[list[Call]], bool],
+        within: float,
+        unless: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Wait until `condition(calls)` holds (True), or `within` seconds pass or
+        `unless()` turns True (False): e.g. the app raised, and the call will never come."""
+        deadline = time.monotonic() + within
+        with self._changed:
+            while not condition(self.calls):
+                left = deadline - time.monotonic()
+                if left <= 0 or unless():
+                    return False
+                self._changed.wait(min(left, 0.1))
+        return True
+
+    def started(
+        self, within: float, count: int = 1, unless: Callable[[], bool] = lambda: False
+    ) -> list[Call]:
+        """The calls, once `count` of them have started (or the wait gave up)."""
+        self.wait(lambda calls: len(calls) >= count, within, unless)
+        return list(self.calls)
+
+    def ended(
+        self, within: float, count: int = 1, unless: Callable[[], bool] = lambda: False
+    ) -> list[Call]:
+        """The calls, once `count` of them have ended (or the wait gave up)."""
+        self.wait(lambda calls: sum(c.ended is not None for c in calls) >= count, within, unless)
+        return list(self.calls)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,21 @@
-"""Checks for exercise 04: GET /tasks/{task_id} answers 404 for an id never issued, PENDING
-for a queued task, the result when done, and FAILURE with the error's message, with the
-app on a real server and a real Celery worker (in a thread) on a real Redis."""
+"""Checks for exercise 04: GET /tasks/{task_id} tells the truth about every task, with the
+app on a real server and a real Celery worker (in a thread) on a real Redis.
+
+"Correct" means:
+1. an id the app never issued is 404 (Celery alone would read PENDING for it);
+2. a task the app issued reads Celery's state as it is, in every state: PENDING while it
+   waits in the queue (no worker runs), STARTED and RETRY as a worker records them (the
+   check writes them to the result backend the way a worker does), SUCCESS, FAILURE;
+3. when it succeeded, "result" is the task's return value as it is, whatever it is (0, a
+   nested dict with a list and a None: not its text, not left out when it is falsy);
+4. when it failed, "error" is the exception's message, exactly (not its repr, not the
+   traceback), for a task that really failed on the worker.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 import time
 import uuid
 
@@ -84,6 +95,35 @@ def test_a_queued_task_reads_pending(api):
     )
 
 
+@pytest.mark.parametrize("state", ["STARTED", "RETRY"])
+def test_a_task_in_progress_reads_its_state(api, learner, state):
+    task_id = queue(api, "ada@example.com")  # no worker runs: the check plays the worker
+    backend = learner.celery_app.backend
+    if state == "STARTED":
+        backend.mark_as_started(task_id, pid=os.getpid(), hostname="check@localhost")
+    else:
+        backend.mark_as_retry(task_id, ConnectionError("mail server busy"))
+    code, body = status_of(api, task_id)
+    doing = "has started" if state == "STARTED" else "is waiting to retry"
+    assert code == 200 and body.get("state") == state, (
+        f"A task a worker {doing} read {code} {body}: its 'state' should be Celery's state"
+        f" ({state}) as it is. Report what Celery says, whatever the state."
+    )
+
+
+@pytest.mark.parametrize(
+    "value", [0, {"sent": 2, "ids": [3, 1, 2], "note": None}], ids=["zero", "nested"]
+)
+def test_a_result_is_given_as_it_is(api, learner, value):
+    task_id = queue(api, "ada@example.com")
+    learner.celery_app.backend.mark_as_done(task_id, value)  # as a worker records a result
+    code, body = status_of(api, task_id)
+    assert body.get("state") == "SUCCESS" and "result" in body and body["result"] == value, (
+        f"A task that returned {value!r} read {code} {body}: 'result' should be the task's"
+        " return value as it is (the same JSON value), whatever it is."
+    )
+
+
 def test_a_finished_task_has_its_result(api, worker):
     task_id = queue(api, "ada@example.com")
     body = final_status(api, task_id, worker)
@@ -101,7 +141,10 @@ def test_a_failed_task_has_its_error_message(api, worker):
     assert body.get("state") == "FAILURE", (
         f"A task whose mail server refused the address read {body}, not state FAILURE."
     )
-    assert "mailbox bob@invalid.example does not exist" in str(body.get("error", "")), (
-        f"A failed task read {body}: it should carry the exception's message in 'error', so"
-        " the client can tell what went wrong."
+    error = str(body.get("error", ""))
+    lines = error.strip().splitlines() or [""]
+    shown = repr(lines[-1]) + (f" after {len(lines) - 1} more lines" if len(lines) > 1 else "")
+    assert error == "mailbox bob@invalid.example does not exist", (
+        "'error' should be the exception's message, exactly (not its repr, not the"
+        f" traceback), so the client can show what went wrong; a failed task's read {shown}."
     )
