@@ -5,6 +5,10 @@ PY ?= python3
 BIN := .venv/bin
 export JUPYTER_PREFER_ENV_PATH := 1
 LAB_ARGS ?=
+# The exercise dev check (every stub, solution and wrong answer, each a check in its own
+# process with its own Redis and ports) mostly waits: it runs this many checks at a time.
+# The rest of the suite runs one test at a time, so that no timing demo shares the machine.
+CHECK_JOBS ?= 3
 # PY given (command line or environment): build .venv with it. Not given: let .venv's own
 # Python check the stamp, so a later `python3` of another version changes nothing.
 PY_GIVEN := $(filter command line environment,$(origin PY))
@@ -19,7 +23,8 @@ lab: install ## JupyterLab on notebook 00, serving the repository (127.0.0.1, to
 test: install ## lint, then every test (machinery, snippets, exercises, notebooks)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(CHECK_JOBS) tests/test_exercises.py
+	$(BIN)/python -m pytest --ignore=tests/test_exercises.py
 
 install: ## the environment only
 	@$(BOOTSTRAP)

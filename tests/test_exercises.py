@@ -29,6 +29,7 @@ ALLOWED_EXTRAS = {
     "exercises/README.md",
     "exercises/exercises.toml",
     "exercises/tests/conftest.py",
+    "exercises/tests/rq_fixtures.py",  # shared by the RQ exercises ex08-ex10
     "solutions/README.md",
 }
 IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}  # made by tools, ignored
