@@ -131,13 +131,14 @@ def _summary(results: list[CheckResult]) -> int:
         {
             "id": r.id,
             "verdict": str(r.verdict),
-            "tests": f"{r.passed}/{r.collected}",
+            # Only the tests that ran: the check stops at the first failure.
+            "passed/ran": f"{r.passed}/{r.passed + r.failed}",
             "time": f"{r.duration:.1f} s",
             "title": r.title,
         }
         for r in results
     ]
-    table(rows, ["id", "verdict", "tests", "time", "title"])
+    table(rows, ["id", "verdict", "passed/ran", "time", "title"])
     counts = {v: sum(r.verdict is v for r in results) for v in Verdict}
     print(
         f"\n{counts[Verdict.CORRECT]}/{len(results)} correct, {counts[Verdict.INCORRECT]}"
