@@ -4,6 +4,7 @@ email's wait against a report's length), so they hold at any DEMO_TIME_SCALE."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import sys
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import dramatiq
+import dramatiq.broker
 import pytest
 from waiting import wait_until
 
@@ -28,6 +31,15 @@ from app_snippets.ch05_pitfalls_code import (
 )
 from app_snippets.ch05_pitfalls_code.brokers import broker, celery_app, results_backend, rq_queue
 from app_snippets.settings import seconds
+
+
+@pytest.fixture(autouse=True)
+def _keep_dramatiqs_global_broker():
+    """Modules of this chapter call dramatiq.set_broker() when imported: give the global
+    broker back after each test, so that later tests find the one they set."""
+    before = dramatiq.broker.global_broker
+    yield
+    dramatiq.broker.global_broker = before
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +121,9 @@ def test_a_crafted_pickle_runs_in_pickle_workers_and_json_workers_refuse_it(
     celery_app.tasks["ch05.describe"].apply_async(
         (crafted.Marker(str(markers["celery-json"])),), serializer="pickle"
     )
+    # The marker is whole once it holds a pid (write_text empties the file, then writes).
     wait_until(lambda: markers["dramatiq"].exists() and markers["rq"].exists(), timeout=20)
+    wait_until(lambda: markers["dramatiq"].read_text().strip(), timeout=10)
     assert int(markers["dramatiq"].read_text()) != os.getpid()  # the worker process ran it
     wait_until(lambda: "DeserializationError" in rq_json.logs(200), timeout=10)
     wait_until(lambda: "ContentDisallowed" in json_celery.logs(200), timeout=10)
@@ -148,8 +162,10 @@ def test_tasks_a_worker_cannot_find(monkeypatch):
     )
     assert good.return_value() == "report 7 built"
 
-    from app_snippets.ch05_pitfalls_code import early_actor
-
+    # As in a fresh process: no global broker yet (an earlier test set one), a fresh import.
+    monkeypatch.setattr(dramatiq.broker, "global_broker", None)
+    monkeypatch.delitem(sys.modules, "app_snippets.ch05_pitfalls_code.early_actor", raising=False)
+    early_actor = importlib.import_module("app_snippets.ch05_pitfalls_code.early_actor")
     bound = early_actor.build_report.broker.client.connection_pool.connection_kwargs
     assert early_actor.build_report.broker is not broker and bound["port"] == 6379
     assert urlsplit(os.environ["REDIS_URL"]).port != 6379

@@ -23,7 +23,13 @@ def _load_broker(target: Any) -> dramatiq.Broker:
         return target
     module_name, _, attr = str(target).partition(":")
     module = importlib.import_module(module_name)
-    return getattr(module, attr) if attr else dramatiq.get_broker()
+    if attr:
+        return getattr(module, attr)
+    # The CLI takes the global broker, which in a fresh process is the one the module set.
+    # In a kernel the module may have been imported long ago and another module set the
+    # global since: the module's own broker object, where it has exactly one, is meant.
+    own = {id(v): v for v in vars(module).values() if isinstance(v, dramatiq.Broker)}
+    return next(iter(own.values())) if len(own) == 1 else dramatiq.get_broker()
 
 
 def _broker_url(broker: dramatiq.Broker) -> str | None:

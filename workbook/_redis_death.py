@@ -40,6 +40,7 @@ class Death:
 _lock = threading.Lock()
 _deaths: dict[int, Death] = {}  # by the dead server's pid
 _before: dict[int, list[Any]] = {}  # by pid: what else ran at the last look
+_seen: dict[int, set[int]] = {}  # by pid: ids of every handle known at the last look
 _stopping: set[int] = set()  # stopped on purpose (stop(), stop_all()): not a death
 _hooked = False
 
@@ -69,7 +70,9 @@ def stopping(server: Any) -> None:
 
 def _watch(server: Any) -> None:
     while server.process.popen.poll() is None:
-        _before[server.pid] = [h for h in _registry.handles() if h is not server and alive(h)]
+        others = [h for h in _registry.handles() if h is not server]
+        _before[server.pid] = [h for h in others if alive(h)]
+        _seen[server.pid] = {id(h) for h in others}
         time.sleep(POLL)
     if death_of(server) is not None and not _in_ipython():
         print(message(death_of(server)), file=sys.stderr)  # a script: no cell to show it in
@@ -84,7 +87,10 @@ def death_of(server: Any) -> Death | None:
         return None
     with _lock:
         if server.pid not in _deaths:
-            _deaths[server.pid] = Death(server, code, _before.pop(server.pid, []))
+            # Started after the last look (up to POLL seconds before the death): ran too.
+            seen = _seen.pop(server.pid, set())
+            newer = [h for h in _registry.handles() if h is not server and id(h) not in seen]
+            _deaths[server.pid] = Death(server, code, _before.pop(server.pid, []) + newer)
         return _deaths[server.pid]
 
 
