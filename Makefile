@@ -5,10 +5,9 @@ PY ?= python3
 BIN := .venv/bin
 export JUPYTER_PREFER_ENV_PATH := 1
 LAB_ARGS ?=
-# The exercise dev check (every stub, solution and wrong answer, each a check in its own
-# process with its own Redis and ports) mostly waits: it runs this many checks at a time.
-# The rest of the suite runs one test at a time, so that no timing demo shares the machine.
-CHECK_JOBS ?= 3
+# The suite mostly waits (sleeps, polls, process start-up), and every test brings its own Redis
+# and ports: it runs on this many pytest workers, the longest tests first (tests/conftest.py).
+JOBS ?= 4
 # PY given (command line or environment): build .venv with it. Not given: let .venv's own
 # Python check the stamp, so a later `python3` of another version changes nothing.
 PY_GIVEN := $(filter command line environment,$(origin PY))
@@ -23,8 +22,7 @@ lab: install ## JupyterLab on notebook 00, serving the repository (127.0.0.1, to
 test: install ## lint, then every test (machinery, snippets, exercises, notebooks)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(CHECK_JOBS) tests/test_exercises.py
-	$(BIN)/python -m pytest --ignore=tests/test_exercises.py
+	$(BIN)/python -m pytest -n $(JOBS)
 
 install: ## the environment only
 	@$(BOOTSTRAP)
@@ -35,8 +33,8 @@ doctor: install ## the preflight: versions, Redis, a served app, the three queue
 check: install ## check every exercise
 	$(BIN)/workbook check
 
-notebooks: install ## run every notebook headless, twice in one kernel (instructors)
-	$(BIN)/python -m pytest tests/test_notebooks.py -v
+notebooks: install ## run every notebook headless, twice in one kernel (instructors); times each
+	$(BIN)/python -m pytest -n $(JOBS) tests/test_notebooks.py -v --durations=0 --durations-min=5
 
 lint: install
 	$(BIN)/ruff check .
