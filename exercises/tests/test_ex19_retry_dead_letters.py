@@ -1,6 +1,10 @@
 """Checks for exercise 19: backoff_delay grows, stays under its cap and is jittered; through a
 real Celery worker, a task against a warehouse that stays down is attempted MAX_RETRIES + 1
-times and lands once on the dead-letter list; a replay sends each letter once."""
+times and lands once on the dead-letter list; a replay sends each letter once.
+
+Judged when each task's last run ended (the worker's task_postrun event, state not RETRY),
+not after a wait long enough for any retry: a task that gives up without a dead letter is
+seen the moment it gives up, and one that keeps retrying is still waited for."""
 
 from __future__ import annotations
 
@@ -8,8 +12,11 @@ import importlib
 import json
 import statistics
 import time
+from collections.abc import Iterator
 
 import pytest
+from celery import states
+from celery.signals import task_postrun
 
 import workbook as wb
 
@@ -33,6 +40,22 @@ def worker(learner, store):
     handle = wb.celery_worker(learner.celery_app, concurrency=8)
     yield handle
     handle.stop()
+
+
+@pytest.fixture
+def ended(worker) -> Iterator[set[str]]:
+    """The ids of the tasks whose last run ended (a success, or a failure not retried), as
+    the worker (a thread of this process) reports them: a task that gave up is known the
+    moment it does, not after a wait long enough for any retry."""
+    ids: set[str] = set()
+
+    def record(task_id: str, state: str | None = None, **_: object) -> None:
+        if state != states.RETRY:
+            ids.add(task_id)
+
+    task_postrun.connect(record, weak=False)
+    yield ids
+    task_postrun.disconnect(record)
 
 
 def test_backoff_grows_is_capped_and_jittered(learner):
@@ -59,26 +82,26 @@ def dead_letters(store, learner) -> list[dict]:
     return [json.loads(raw) for raw in store.lrange(learner.DEAD_LETTERS, 0, -1)]
 
 
-def wait_for_letters(store, learner, worker, count: int) -> list[dict]:
+def wait_for_letters(store, learner, worker, ended: set[str], results: list) -> list[dict]:
+    """Wait until every task in `results` has ended for good; the dead letters then."""
+    expected = {result.id for result in results}
     deadline = time.monotonic() + 20 + (learner.MAX_RETRIES + 1) * learner.MAX_DELAY
-    while len(dead_letters(store, learner)) < count and time.monotonic() < deadline:
+    while not expected <= ended and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(learner.MAX_DELAY + 0.5)  # a task still retrying would show up by now
     letters = dead_letters(store, learner)
-    assert len(letters) >= count, (
-        f"With the warehouse down for good, {len(letters)} of {count} tasks reached the"
-        f" dead-letter list ({learner.DEAD_LETTERS}) within the time: after MAX_RETRIES"
+    assert len(letters) >= len(results), (
+        f"With the warehouse down for good, {len(letters)} of {len(results)} tasks reached the"
+        f" dead-letter list ({learner.DEAD_LETTERS}) when they gave up: after MAX_RETRIES"
         f" retries a task must stop and dead-letter itself.\nWorker log:\n{worker.logs(20)}"
     )
     return letters
 
 
-def test_a_dependency_down_for_good_ends_in_dead_letters(learner, store, worker):
+def test_a_dependency_down_for_good_ends_in_dead_letters(learner, store, worker, ended):
     store.set("ex19:down", 1)
     skus = [f"sku-{n}" for n in range(6)]
-    for sku in skus:
-        learner.sync_stock.delay(sku)
-    letters = wait_for_letters(store, learner, worker, len(skus))
+    results = [learner.sync_stock.delay(sku) for sku in skus]
+    letters = wait_for_letters(store, learner, worker, ended, results)
     attempts = {sku: store.llen(f"ex19:attempts:{sku}") for sku in skus}
     wrong = {sku: n for sku, n in attempts.items() if n != learner.MAX_RETRIES + 1}
     assert not wrong, (
@@ -96,12 +119,11 @@ def test_a_dependency_down_for_good_ends_in_dead_letters(learner, store, worker)
     )
 
 
-def test_replay_sends_each_dead_letter_once(learner, store, worker):
+def test_replay_sends_each_dead_letter_once(learner, store, worker, ended):
     store.set("ex19:down", 1)
     skus = [f"replay-{n}" for n in range(4)]
-    for sku in skus:
-        learner.sync_stock.delay(sku)
-    wait_for_letters(store, learner, worker, len(skus))
+    results = [learner.sync_stock.delay(sku) for sku in skus]
+    wait_for_letters(store, learner, worker, ended, results)
     store.delete("ex19:down")  # the warehouse is back
     sent = learner.replay_dead_letters()
     again = learner.replay_dead_letters()

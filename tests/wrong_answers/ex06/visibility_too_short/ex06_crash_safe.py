@@ -7,9 +7,10 @@ them out again (notebook 02, section 5). The check kills a real `celery worker` 
 the middle of a batch, in two ways, and counts the tasks that completed:
 - only the pool process running a task dies (the worker's main process survives);
 - the whole worker dies, and a new one starts.
+It also runs a batch with no kill, in which no task may run again and again.
 
 Check your work: `wb.exercise("ex06").check()` in the notebook, or
-`python -m workbook check ex06` in a terminal.
+`workbook check ex06` in JupyterLab's Terminal.
 """
 
 from __future__ import annotations
