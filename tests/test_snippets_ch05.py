@@ -396,6 +396,42 @@ def _orders(*phases: dict[str, dict[str, int]]) -> set[int]:
     return {order for phase in phases for messages in phase.values() for order in messages.values()}
 
 
+def _settle(sent: dict[str, dict[str, int]], dramatiq_worker, client) -> list[str]:
+    """Wait until every message has run once (a receipt, or a failure); what failed."""
+    import re
+
+    from app_snippets.ch05_pitfalls_code import receipts_api
+
+    queue = rq_queue(receipts_api.RECEIPTS_QUEUE, serializer="json")
+
+    def failures() -> list[str] | None:
+        results = {i: receipts_api.celery_app.AsyncResult(i) for i in sent["celery"]}
+        jobs = {i: queue.fetch_job(i) for i in sent["rq"]}
+        logs = dramatiq_worker.logs(500)
+        retried = set(re.findall(r"Retrying message '([0-9a-f-]+)'", logs))
+        undefined = logs.count("Received message for undefined actor")
+        done = set(_receipts(client))
+        dramatiq_left = [
+            o for i, o in sent["dramatiq"].items() if o not in done and i not in retried
+        ]
+        if not all(r.ready() for r in results.values()) or len(dramatiq_left) > undefined:
+            return None
+        if not all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs.values()):
+            return None
+        return [
+            *(
+                f"celery order {sent['celery'][i]}: {r.result!r}"
+                for i, r in results.items()
+                if r.failed()
+            ),
+            *(f"rq order {sent['rq'][i]}" for i, j in jobs.items() if j.get_status() == "failed"),
+            *(f"dramatiq order {o}: retried" for i, o in sent["dramatiq"].items() if i in retried),
+            *(f"dramatiq order {o}: undefined actor" for o in dramatiq_left),
+        ]
+
+    return wait_until(lambda: (found := failures()) is not None and (found,), 30, poll=0.05)[0]
+
+
 def _dramatiq_retries(worker, message_ids) -> list[int]:
     import re
 
@@ -491,13 +527,16 @@ def test_the_compatible_release_takes_every_message_of_a_rolling_deploy(monkeypa
 
     monkeypatch.setenv(receipts_api.VERSION_VARIABLE, "1")
     during = send_each(1000, 4)
-    wait_until(lambda: _orders(during) <= set(_receipts(client)), 30)
+    failed = _settle(during, new_workers["dramatiq"], client)
+    assert not failed, f"old and new workers side by side: {failed}"
     for worker in old_workers.values():
         worker.stop()
     left_over = send_each(2000, 2)  # version 1, still queued when the API switches
     monkeypatch.setenv(receipts_api.VERSION_VARIABLE, "2")
     after = send_each(3000, 3)
-    wait_until(lambda: _orders(during, left_over, after) <= set(_receipts(client)), 30)
+    rest = {queue: {**left_over[queue], **after[queue]} for queue in after}
+    failed = _settle(rest, new_workers["dramatiq"], client)
+    assert not failed, f"after the last old worker stopped: {failed}"
     receipts = _receipts(client)
     for phase, version in ((during, 1), (left_over, 1), (after, 2)):
         for queue, messages in phase.items():
