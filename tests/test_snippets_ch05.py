@@ -340,3 +340,234 @@ def test_a_local_file_is_not_on_the_workers_host_and_the_shared_store_is(tmp_pat
         uploads.shared_store().get("../../etc/passwd")
     worker.stop()
     api.stop()
+
+
+# Section 8: stale workers in a rolling deploy. Each release is a folder (a host's checkout);
+# RQ and the old Celery worker run as processes there, the rest in this process.
+RELEASES = Path(__file__).parent.parent / "app_snippets" / "ch05_pitfalls_code" / "releases"
+RECEIPT_WORKER_COMMANDS = {
+    "celery": "celery -A receipts worker -Q ch05-receipts --pool solo --without-mingle"
+    " --without-gossip --loglevel INFO",
+    "rq": "rq worker -c receipts -S rq.serializers.JSONSerializer ch05-receipts",
+}
+
+
+def _releases():
+    from app_snippets.ch05_pitfalls_code.releases.release1 import receipts as release1
+    from app_snippets.ch05_pitfalls_code.releases.release2 import receipts as release2
+    from app_snippets.ch05_pitfalls_code.releases.release2_compatible import (
+        receipts as compatible,
+    )
+
+    return release1, release2, compatible
+
+
+def _start_release(release, celery_process: bool = False) -> dict:
+    folder = RELEASES / Path(release.__file__).parent.name
+    if celery_process:
+        celery = wb.run_command(RECEIPT_WORKER_COMMANDS["celery"], cwd=folder, ready=" ready.")
+    else:
+        celery = wb.celery_worker(release.celery_app, concurrency=2)
+    return {
+        "celery": celery,
+        "rq": wb.run_command(RECEIPT_WORKER_COMMANDS["rq"], cwd=folder, ready="Listening on"),
+        "dramatiq": wb.dramatiq_worker(release.broker, threads=2),
+    }
+
+
+def _clear_receipts(client) -> None:
+    from app_snippets.ch05_pitfalls_code import receipts_api
+
+    client.delete(receipts_api.RECEIPTS_QUEUE, receipts_api.OUTBOX)
+    rq_queue(receipts_api.RECEIPTS_QUEUE, serializer="json").empty()
+    receipts_api.broker.flush(receipts_api.RECEIPTS_QUEUE)
+
+
+def _receipts(client) -> dict[int, dict]:
+    import json
+
+    from app_snippets.ch05_pitfalls_code import receipts_api
+
+    entries = [json.loads(e) for e in client.lrange(receipts_api.OUTBOX, 0, -1)]
+    return {entry["order_id"]: entry for entry in entries}
+
+
+def _orders(*phases: dict[str, dict[str, int]]) -> set[int]:
+    return {order for phase in phases for messages in phase.values() for order in messages.values()}
+
+
+def _settle(sent: dict[str, dict[str, int]], dramatiq_worker, client) -> list[str]:
+    """Wait until every message has run once (a receipt, or a failure); what failed."""
+    import re
+
+    from app_snippets.ch05_pitfalls_code import receipts_api
+
+    queue = rq_queue(receipts_api.RECEIPTS_QUEUE, serializer="json")
+
+    def failures() -> list[str] | None:
+        results = {i: receipts_api.celery_app.AsyncResult(i) for i in sent["celery"]}
+        jobs = {i: queue.fetch_job(i) for i in sent["rq"]}
+        logs = dramatiq_worker.logs(500)
+        retried = set(re.findall(r"Retrying message '([0-9a-f-]+)'", logs))
+        undefined = logs.count("Received message for undefined actor")
+        done = set(_receipts(client))
+        dramatiq_left = [
+            o for i, o in sent["dramatiq"].items() if o not in done and i not in retried
+        ]
+        if not all(r.ready() for r in results.values()) or len(dramatiq_left) > undefined:
+            return None
+        if not all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs.values()):
+            return None
+        return [
+            *(
+                f"celery order {sent['celery'][i]}: {r.result!r}"
+                for i, r in results.items()
+                if r.failed()
+            ),
+            *(f"rq order {sent['rq'][i]}" for i, j in jobs.items() if j.get_status() == "failed"),
+            *(f"dramatiq order {o}: retried" for i, o in sent["dramatiq"].items() if i in retried),
+            *(f"dramatiq order {o}: undefined actor" for o in dramatiq_left),
+        ]
+
+    return wait_until(lambda: (found := failures()) is not None and (found,), 30, poll=0.05)[0]
+
+
+def _dramatiq_retries(worker, message_ids) -> list[int]:
+    import re
+
+    found = re.findall(r"Retrying message '([0-9a-f-]+)' in (\d+) milliseconds", worker.logs(500))
+    return [int(ms) for message_id, ms in found if message_id in message_ids]
+
+
+def _assert_each_queue_fails(sent: dict, workers: dict, client, error: str) -> None:
+    """Celery: FAILURE, run once, gone from the queue; RQ: failed, in the failed registry;
+    Dramatiq: a retry scheduled 15 to 30 s later (the defaults); no receipt anywhere."""
+    from rq.registry import FailedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    from app_snippets.ch05_pitfalls_code import receipts_api
+
+    results = [receipts_api.celery_app.AsyncResult(i) for i in sent["celery"]]
+    wait_until(lambda: all(r.ready() for r in results), 30)
+    assert all(r.state == "FAILURE" and isinstance(r.result, TypeError) for r in results)
+    assert all(error in str(r.result) for r in results), [str(r.result) for r in results]
+    assert client.llen(receipts_api.RECEIPTS_QUEUE) == 0  # acknowledged, not requeued
+
+    queue = rq_queue(receipts_api.RECEIPTS_QUEUE, serializer="json")
+    jobs = [queue.fetch_job(i) for i in sent["rq"]]
+    wait_until(lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs), 30)
+    assert all(j.get_status() == "failed" for j in jobs)
+    assert all(error in j.latest_result().exc_string for j in jobs)
+    registry = FailedJobRegistry(
+        receipts_api.RECEIPTS_QUEUE, connection=queue.connection, serializer=JSONSerializer
+    )
+    assert set(sent["rq"]) <= set(registry.get_job_ids())
+
+    ids = set(sent["dramatiq"])
+    wait_until(lambda: len(_dramatiq_retries(workers["dramatiq"], ids)) == len(ids), 30)
+    assert all(15_000 <= ms <= 30_000 for ms in _dramatiq_retries(workers["dramatiq"], ids))
+    assert error in workers["dramatiq"].logs(500)
+    assert not _orders(sent) & set(_receipts(client)), "a message the worker cannot take was run"
+
+
+def test_a_new_task_signature_fails_on_a_worker_of_the_other_release():
+    from app_snippets.ch05_pitfalls_code import receipts_api
+
+    client = wb.start_redis().client()
+    release1, release2, _ = _releases()
+    _clear_receipts(client)
+    queues = receipts_api.QUEUES
+    # Queued by release 1's API before the deploy, taken by release 2's workers.
+    queued = {
+        queue: {
+            receipts_api.send(queue, "send_receipt", 100 * n + k): 100 * n + k for k in range(2)
+        }
+        for n, queue in enumerate(queues, start=1)
+    }
+    new_workers = _start_release(release2)
+    _assert_each_queue_fails(
+        queued, new_workers, client, "missing 1 required positional argument: 'email'"
+    )
+    for worker in new_workers.values():
+        worker.stop()
+    # Sent by release 2's API, taken by a worker still on release 1.
+    old_workers = _start_release(release1, celery_process=True)
+    sent = {
+        queue: {
+            receipts_api.send(
+                queue, "send_receipt", 1000 * n + k, "b@example.com", currency="USD"
+            ): (1000 * n + k)
+            for k in range(2)
+        }
+        for n, queue in enumerate(queues, start=1)
+    }
+    _assert_each_queue_fails(sent, old_workers, client, "unexpected keyword argument 'currency'")
+    for worker in old_workers.values():
+        worker.stop()
+    _clear_receipts(client)
+
+
+def test_the_compatible_release_takes_every_message_of_a_rolling_deploy(monkeypatch):
+    from app_snippets.ch05_pitfalls_code import receipts_api
+
+    client = wb.start_redis().client()
+    release1, _, compatible = _releases()
+    _clear_receipts(client)
+    old_workers = _start_release(release1, celery_process=True)
+    new_workers = _start_release(compatible)
+
+    def send_each(first: int, count: int) -> dict[str, dict[str, int]]:
+        return {
+            queue: {
+                receipts_api.send_receipt(queue, order, f"buyer-{order}@example.com", "USD"): order
+                for order in range(first + 100 * n, first + 100 * n + count)
+            }
+            for n, queue in enumerate(receipts_api.QUEUES)
+        }
+
+    monkeypatch.setenv(receipts_api.VERSION_VARIABLE, "1")
+    during = send_each(1000, 4)
+    failed = _settle(during, new_workers["dramatiq"], client)
+    assert not failed, f"old and new workers side by side: {failed}"
+    for worker in old_workers.values():
+        worker.stop()
+    left_over = send_each(2000, 2)  # version 1, still queued when the API switches
+    monkeypatch.setenv(receipts_api.VERSION_VARIABLE, "2")
+    after = send_each(3000, 3)
+    rest = {queue: {**left_over[queue], **after[queue]} for queue in after}
+    failed = _settle(rest, new_workers["dramatiq"], client)
+    assert not failed, f"after the last old worker stopped: {failed}"
+    receipts = _receipts(client)
+    for phase, version in ((during, 1), (left_over, 1), (after, 2)):
+        for queue, messages in phase.items():
+            for order in messages.values():
+                # Version 1 carries no address: the worker looked it up; version 2 brought it.
+                expected = (
+                    (f"customer-{order}@example.com", "EUR")
+                    if version == 1
+                    else (f"buyer-{order}@example.com", "USD")
+                )
+                assert (receipts[order]["email"], receipts[order]["currency"]) == expected, queue
+    assert {receipts[o]["release"] for o in _orders(left_over, after)} == {compatible.RELEASE}
+    every = {queue: {**during[queue], **left_over[queue], **after[queue]} for queue in during}
+    assert all(receipts_api.celery_app.AsyncResult(i).state == "SUCCESS" for i in every["celery"])
+    queue = rq_queue(receipts_api.RECEIPTS_QUEUE, serializer="json")
+    assert all(queue.fetch_job(i).get_status() == "finished" for i in every["rq"])
+    assert not _dramatiq_retries(new_workers["dramatiq"], set(every["dramatiq"]))
+    for worker in new_workers.values():
+        worker.stop()
+    _clear_receipts(client)
+
+
+def test_versions_nobody_reads_are_refused_with_the_fix(monkeypatch):
+    from app_snippets.ch05_pitfalls_code import receipts_api
+
+    _, _, compatible = _releases()
+    assert compatible.parse({"version": 1, "order_id": "7"}) == (7, "customer-7@example.com", "EUR")
+    with pytest.raises(ValueError, match=r"version 3.*reads versions \(1, 2\).*deploy"):
+        compatible.parse({"version": 3, "order_id": 7})
+    monkeypatch.setenv(receipts_api.VERSION_VARIABLE, "3")
+    with pytest.raises(ValueError, match="version 1 or 2"):
+        receipts_api.message_version()
+    with pytest.raises(ValueError, match="use one of"):
+        receipts_api.send("kafka", "send_receipt", 7)
