@@ -35,6 +35,9 @@ def make_app(name: str, db: int, *, crash_safe: bool, visibility_timeout: float)
             # How often a worker looks for such messages: every 1 s instead of about 100 s.
             "unacked_restore_interval": 1,
             "unacked_restore_throttle": 1,
+            # A worker killed in the middle of that sweep holds its lock until it expires:
+            # 300 s by default, and nothing is restored meanwhile. 1 s here.
+            "unacked_mutex_expire": 1,
         },
     )
     if crash_safe:

@@ -105,6 +105,7 @@ celery_app.conf.update(
         "visibility_timeout": 3,  # more than one task's run: or live tasks are redelivered
         "unacked_restore_interval": 1,
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 1,  # a worker killed mid-sweep holds its lock this long (300 s)
     },
 )
 

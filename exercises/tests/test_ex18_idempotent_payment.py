@@ -139,6 +139,9 @@ def test_a_killed_worker_charges_nobody_twice(learner, store, worker):
         in_flight = set(store.lrange("ex18:charges", 0, -1)) - set(store.smembers("ex18:receipts"))
         if in_flight:
             break
+    # A kill that falls inside kombu's restore sweep leaves its lock held for 300 s: the
+    # check frees it, so that the verdict does not depend on where the kill fell.
+    store.delete("unacked_mutex")
     worker.restart()
     within = learner.VISIBILITY_TIMEOUT + 15 + len(batch) * seconds(0.5)
     charges = settle(store, worker, set(batch), within)
