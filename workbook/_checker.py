@@ -73,6 +73,7 @@ class CheckResult:
     tree: str = ""
     failed: int = 0  # ran and did not pass; with passed, the tests that ran
     file: str = ""  # the file checked, relative to the repository root
+    tests_time: float = 0.0  # seconds inside the tests themselves; the rest is the checker's
     hint_how: str = field(default="", repr=False)
 
     @property
@@ -202,6 +203,7 @@ def check(
         tree=_label(folder),
         failed=sum(outcomes.get(i, "passed") != "passed" for i in items),
         file=_label(folder / Path(meta.file).name),
+        tests_time=float((run.record or {}).get("tests_time", 0.0)),
     )
     if folder == own:
         record_verdict(meta.id, verdict.value)
