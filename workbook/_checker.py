@@ -31,6 +31,7 @@ from ._checker_plugin import KEY_FD_ENV, RESULTS_ENV
 from ._errors import WorkbookError
 from ._exercises import Meta, get, record_verdict, restore_tests
 from ._paths import ROOT, child_env
+from ._quick import compile_failure, untouched
 
 OUTPUT_LIMIT = 1_000_000  # bytes of test output read; more is a flood, and the check stops it
 RECORD_LIMIT = 10_000_000  # bytes: the plugin's record is small; a bigger file is not its
@@ -167,7 +168,11 @@ def _hit_interpreter_bug(run: _Run) -> bool:
 
 
 def check(
-    exercise_id: str | int, tree: str | Path | None = None, *, metadata: str | Path | None = None
+    exercise_id: str | int,
+    tree: str | Path | None = None,
+    *,
+    metadata: str | Path | None = None,
+    quick: bool = False,
 ) -> CheckResult:
     """Run `exercise_id`'s tests on the module in `tree` and return the verdict.
 
@@ -175,6 +180,10 @@ def check(
     solutions/ for the solution; any folder for the tests of wrong answers. A relative `tree`
     is relative to the repository root, like every path in exercises.toml. Only checks of
     the learner's own folder are recorded in the progress file.
+
+    `quick` (what the notebook handle and the CLI ask for): answer at once, without a test
+    process, when the learner's file is the untouched stub or does not compile. The dev
+    check leaves it off: it proves, through the tests, the verdicts this shortcut gives.
     """
     meta = get(exercise_id, metadata)
     own = meta.file_path.parent.resolve()
@@ -185,12 +194,18 @@ def check(
             "pass the folder that holds the module under test, such as solutions/.",
         )
     started = time.monotonic()
-    run = _run(meta, folder)
-    if _hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
+    answer = _quick_verdict(meta, folder, own) if quick else None
+    run = None
+    if answer is None:
         run = _run(meta, folder)
-    verdict, message, details = _lingered(meta, run) or _judge(meta, folder, run)
-    details = _with_leftovers(details, run)
-    items, outcomes = _tally(run.record)
+        if _hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
+            run = _run(meta, folder)
+        verdict, message, details = _lingered(meta, run) or _judge(meta, folder, run)
+        details = _with_leftovers(details, run)
+    else:
+        verdict, message, details = answer
+    record = run.record if run is not None else None
+    items, outcomes = _tally(record)
     result = CheckResult(
         id=meta.id,
         verdict=verdict,
@@ -203,11 +218,36 @@ def check(
         tree=_label(folder),
         failed=sum(outcomes.get(i, "passed") != "passed" for i in items),
         file=_label(folder / Path(meta.file).name),
-        tests_time=float((run.record or {}).get("tests_time", 0.0)),
+        tests_time=float((record or {}).get("tests_time", 0.0)),
     )
     if folder == own:
         record_verdict(meta.id, verdict.value)
     return result
+
+
+def _quick_verdict(meta: Meta, folder: Path, own: Path) -> tuple[Verdict, str, str] | None:
+    """The verdict the tests would give, when it is known without them (see _quick)."""
+    path = folder / Path(meta.file).name
+    failure = compile_failure(path)
+    if failure is not None:
+        stub = _stub_message(meta.id, [failure["learner"]])  # as _judge reads it
+        if stub is None:
+            return Verdict.INCORRECT, *_explain(meta, folder, failure)
+    if folder != own:  # a wrong answer may keep a stub's raise: its tests decide
+        return None
+    original = untouched(path)
+    stub = _stub_message(meta.id, [original]) if original is not None else None
+    return None if stub is None else _not_attempted(meta, folder, stub)
+
+
+def _not_attempted(meta: Meta, tree: Path, stub: str) -> tuple[Verdict, str, str]:
+    where = _label(tree / Path(meta.file).name)
+    return (
+        Verdict.NOT_ATTEMPTED,
+        f"{where} still raises NotImplementedError({stub!r}): write your code where it says"
+        f" TODO({meta.id}).",
+        "",
+    )
 
 
 def _label(path: Path | str) -> str:
@@ -467,13 +507,7 @@ def _judge(meta: Meta, tree: Path, run: _Run) -> tuple[Verdict, str, str]:
     texts = [f.get(k) or "" for f in failures for k in ("message", "text")]
     stub = _stub_message(meta.id, [*texts, run.output.decode(errors="replace")])
     if stub is not None:
-        where = _label(tree / Path(meta.file).name)
-        return (
-            Verdict.NOT_ATTEMPTED,
-            f"{where} still raises NotImplementedError({stub!r}): write your code where it says"
-            f" TODO({meta.id}).",
-            "",
-        )
+        return _not_attempted(meta, tree, stub)
     return Verdict.INCORRECT, *_explain_failure(meta, tree, run, items, outcomes)
 
 
