@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _check_server
 from ._checker_plugin import KEY_FD_ENV, RESULTS_ENV
 from ._errors import WorkbookError
 from ._exercises import Meta, get, record_verdict, restore_tests
@@ -182,8 +183,10 @@ def check(
     the learner's own folder are recorded in the progress file.
 
     `quick` (what the notebook handle and the CLI ask for): answer at once, without a test
-    process, when the learner's file is the untouched stub or does not compile. The dev
-    check leaves it off: it proves, through the tests, the verdicts this shortcut gives.
+    process, when the learner's file is the untouched stub or does not compile, and run the
+    tests in a process forked by this kernel's warm check server (workbook._check_server).
+    The dev check leaves it off: it proves, through the tests, the verdicts the shortcuts
+    give.
     """
     meta = get(exercise_id, metadata)
     own = meta.file_path.parent.resolve()
@@ -197,9 +200,10 @@ def check(
     answer = _quick_verdict(meta, folder, own) if quick else None
     run = None
     if answer is None:
-        run = _run(meta, folder)
+        warm = _check_server.enabled(quick)
+        run = _run(meta, folder, warm)
         if _hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
-            run = _run(meta, folder)
+            run = _run(meta, folder, warm)
         verdict, message, details = _lingered(meta, run) or _judge(meta, folder, run)
         details = _with_leftovers(details, run)
     else:
@@ -258,7 +262,9 @@ def _label(path: Path | str) -> str:
         return str(path)
 
 
-def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path) -> dict[str, str]:
+def _server_environment() -> dict[str, str]:
+    """What every check's process shares: the base of _environment. The warm server starts
+    with it, so that the flags Python reads only at start-up are those of a check."""
     env = child_env()
     for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):  # the learner's shell must not steer it
         env.pop(name, None)
@@ -267,15 +273,22 @@ def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path)
         # tasks. The tests start a private one. A Redis the user named is kept.
         env.pop("REDIS_URL")
         env.pop("WORKBOOK_REDIS_URL")
-    inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    env["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys(filter(None, [str(tree), str(ROOT), *inherited]))
-    )
     env.update(
         PYTHONDONTWRITEBYTECODE="1",
         # No column ranges in tracebacks: then Python 3.11 does not ast.parse each traceback
         # line, in a thread that may race pytest's own ast.parse (see _INTERPRETER_BUG).
         PYTHONNODEBUGRANGES="1",
+    )
+    return env
+
+
+def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path) -> dict[str, str]:
+    env = _server_environment()
+    inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(
+        dict.fromkeys(filter(None, [str(tree), str(ROOT), *inherited]))
+    )
+    env.update(
         WORKBOOK_EXERCISE_ID=meta.id,
         WORKBOOK_EXERCISE_TREE=str(tree),
         WORKBOOK_EXERCISE_FILE=str(tree / Path(meta.file).name),
@@ -298,7 +311,7 @@ def _argv(meta: Meta, tests: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _run(meta: Meta, tree: Path) -> _Run:
+def _run(meta: Meta, tree: Path, warm: bool = False) -> _Run:
     key, token = secrets.token_bytes(32), secrets.token_hex(8)
     workdir = Path(tempfile.mkdtemp(prefix="workbook-check-"))
     results = workdir / "results.json"
@@ -307,7 +320,7 @@ def _run(meta: Meta, tree: Path) -> _Run:
         env = _environment(meta, tree, token, -1, results)
         env["TMPDIR"] = str(workdir / "tmp")  # what the code leaves in temp goes with the run
         (workdir / "tmp").mkdir(mode=0o700)
-        with _Supervised(_argv(meta, tests), env, key, meta.timeout, workdir) as run:
+        with _Supervised(_argv(meta, tests), env, key, meta.timeout, workdir, warm) as run:
             output, timed_out, flooded, lingered = _read(run.proc, meta.timeout, results)
         report = run.report
         record, forged = _verified(results, key)
@@ -366,12 +379,30 @@ class _Supervised:
     GRACE = 10.0  # the supervisor's own deadline: after ours, in case we are frozen
 
     def __init__(self, argv: list[str], env: dict[str, str], key: bytes, timeout: float,
-                 workdir: Path) -> None:  # fmt: skip
+                 workdir: Path, warm: bool = False) -> None:  # fmt: skip
         key_read, key_write = os.pipe()
-        report_read, report_write = os.pipe()
         os.write(key_write, key)
         os.close(key_write)
         env[KEY_FD_ENV] = str(key_read)
+        self.report: dict[str, Any] = {}
+        self.warm = False
+        try:
+            server = _check_server.get(_server_environment()) if warm else None
+            if server is not None:
+                try:
+                    self.proc = server.start(argv[3:], env, timeout + self.GRACE, workdir, key_read)
+                    self._report_fd = self.proc.report_fd
+                    self.warm = True
+                    return
+                except OSError:  # the server died: a fresh process, and a new server next time
+                    _check_server.discard(server)
+            self._popen(argv, env, timeout, workdir, key_read)
+        finally:
+            os.close(key_read)
+
+    def _popen(self, argv: list[str], env: dict[str, str], timeout: float, workdir: Path,
+               key_read: int) -> None:  # fmt: skip
+        report_read, report_write = os.pipe()
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", SUPERVISOR, str(timeout + self.GRACE),
@@ -385,10 +416,8 @@ class _Supervised:
                 pass_fds=(key_read, report_write),
             )  # fmt: skip
         finally:
-            os.close(key_read)
             os.close(report_write)
         self._report_fd = report_read
-        self.report: dict[str, Any] = {}
 
     def __enter__(self) -> _Supervised:
         return self
