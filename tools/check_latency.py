@@ -12,7 +12,8 @@ named by a private copy of exercises.toml; progress goes to a private file.
 "tests" is the time pytest spent inside the exercise's tests (set-up, call, tear-down: the
 Redis, the server, the workers and the waits the exercise itself needs), reported by the
 checker's plugin; for the shell it is the kernel's figure for the same file. "overhead" is
-the rest: starting processes, imports, collection, clean-up, the verdict.
+the rest: starting processes, imports, collection, clean-up, the verdict. A starred verdict
+ran in the kernel's warm check server (the first such check also starts it).
 
 Figures, not assertions (a busy machine is slower). Targets (issue 12): "not attempted" and
 syntax-error verdicts within 0.5 s; correct or incorrect within 1 s plus the tests' own time.
@@ -82,12 +83,14 @@ def _prepare(metas: list[Meta], workdir: Path) -> dict[str, Path | None]:
 
 
 def _in_kernel(meta: Meta, metadata: Path | None) -> tuple[str, float, float]:
-    """(verdict, wall seconds, seconds inside the tests) of `wb.exercise(id).check()`."""
+    """(verdict, wall seconds, seconds inside the tests) of `wb.exercise(id).check()`;
+    the verdict is starred when the tests ran in the warm check server."""
     handle = wb.exercise(meta.id, metadata=metadata)
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # its "Checking ..." line
         result = handle.check()
-    return str(result.verdict), time.perf_counter() - started, result.tests_time
+    star = "*" if getattr(result, "warm", False) else ""
+    return f"{result.verdict}{star}", time.perf_counter() - started, result.tests_time
 
 
 def _in_shell(meta: Meta, metadata: Path | None, env: dict[str, str]) -> tuple[str, float]:

@@ -76,6 +76,7 @@ class CheckResult:
     failed: int = 0  # ran and did not pass; with passed, the tests that ran
     file: str = ""  # the file checked, relative to the repository root
     tests_time: float = 0.0  # seconds inside the tests themselves; the rest is the checker's
+    warm: bool = False  # the tests ran in a process forked by the warm check server
     hint_how: str = field(default="", repr=False)
 
     @property
@@ -154,6 +155,7 @@ class _Run:
     current_test: str
     strays: list[str]
     lingered: bool = False  # the tests had finished, but the process did not end
+    warm: bool = False  # forked by the warm check server
 
 
 # CPython 3.11's ast.parse is not thread-safe (python/cpython#106905, pytest#10763): pytest
@@ -223,6 +225,7 @@ def check(
         failed=sum(outcomes.get(i, "passed") != "passed" for i in items),
         file=_label(folder / Path(meta.file).name),
         tests_time=float((record or {}).get("tests_time", 0.0)),
+        warm=run is not None and run.warm,
     )
     if folder == own:
         record_verdict(meta.id, verdict.value)
@@ -322,7 +325,7 @@ def _run(meta: Meta, tree: Path, warm: bool = False) -> _Run:
         (workdir / "tmp").mkdir(mode=0o700)
         with _Supervised(_argv(meta, tests), env, key, meta.timeout, workdir, warm) as run:
             output, timed_out, flooded, lingered = _read(run.proc, meta.timeout, results)
-        report = run.report
+        report, warm = run.report, run.warm
         record, forged = _verified(results, key)
         current = ""
         with contextlib.suppress(OSError), open(f"{results}.current", "rb") as file:
@@ -339,6 +342,7 @@ def _run(meta: Meta, tree: Path, warm: bool = False) -> _Run:
         current,
         list(report.get("strays", [])),
         lingered,
+        warm,
     )
 
 
