@@ -329,3 +329,19 @@ def test_the_server_ends_with_its_kernel() -> None:
     finally:
         kernel.kill()
         kernel.wait()
+
+
+SHELL = """
+import sys
+from workbook._cli import main
+code = main(["check", "ex01"])
+heavy = ("celery", "dramatiq", "fastapi", "pytest", "rq", "uvicorn")
+print(code, [name for name in heavy if name in sys.modules])
+"""
+
+
+def test_the_shell_reads_an_untouched_stub_without_importing_the_queues() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SHELL], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.splitlines()[-1] == "3 []", done.stdout + done.stderr

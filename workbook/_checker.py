@@ -176,6 +176,7 @@ def check(
     *,
     metadata: str | Path | None = None,
     quick: bool = False,
+    warm: bool | None = None,
 ) -> CheckResult:
     """Run `exercise_id`'s tests on the module in `tree` and return the verdict.
 
@@ -185,10 +186,10 @@ def check(
     the learner's own folder are recorded in the progress file.
 
     `quick` (what the notebook handle and the CLI ask for): answer at once, without a test
-    process, when the learner's file is the untouched stub or does not compile, and run the
-    tests in a process forked by this kernel's warm check server (workbook._check_server).
-    The dev check leaves it off: it proves, through the tests, the verdicts the shortcuts
-    give.
+    process, when the learner's file is the untouched stub or does not compile. The dev
+    check leaves it off: it proves, through the tests, the verdicts the shortcuts give.
+    `warm` (by default as `quick`): run the tests in a process forked by this process's warm
+    check server (workbook._check_server), which pays off from the second check on.
     """
     meta = get(exercise_id, metadata)
     own = meta.file_path.parent.resolve()
@@ -202,10 +203,10 @@ def check(
     answer = _quick_verdict(meta, folder, own) if quick else None
     run = None
     if answer is None:
-        warm = _check_server.enabled(quick)
-        run = _run(meta, folder, warm)
+        forked = _check_server.enabled(quick if warm is None else warm)
+        run = _run(meta, folder, forked)
         if _hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
-            run = _run(meta, folder, warm)
+            run = _run(meta, folder, forked)
         verdict, message, details = _lingered(meta, run) or _judge(meta, folder, run)
         details = _with_leftovers(details, run)
     else:

@@ -110,7 +110,8 @@ def _tree(meta: Meta, args: argparse.Namespace) -> Path | None:
 def _run_check(args: argparse.Namespace) -> int:
     if args.id:
         meta = get(args.id)
-        result = check(meta.id, _tree(meta, args), quick=True)
+        # One check: a warm server would import more than the one test process it saves.
+        result = check(meta.id, _tree(meta, args), quick=True, warm=False)
         print(result)
         return result.exit_code
     metas = load()
