@@ -212,6 +212,10 @@ def main() -> None:
     for name in (*WARM, *_pytest_plugins(), *_pytest_builtins()):
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    import workbook
+
+    for name in workbook.__all__:  # its modules, which it imports on first use
+        getattr(workbook, name)
     gc.collect()
     gc.freeze()  # forked children then copy fewer pages
     sock.send(json.dumps({"ready": True}).encode())
