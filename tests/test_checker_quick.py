@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -301,6 +302,25 @@ def test_a_dead_server_is_replaced_and_a_disabled_one_falls_back(
     monkeypatch.setenv(_check_server.SWITCH_ENV, "0")
     cold = check("ex01", tree=solutions, quick=True)
     assert cold.verdict is Verdict.CORRECT and not cold.warm, cold
+
+
+@LINUX
+def test_two_checks_at_once_share_one_warm_server() -> None:
+    if _check_server._server is not None:  # a fresh one: both checks wait for its start
+        _check_server.discard(_check_server._server)
+    results: list[_checker.CheckResult] = []
+
+    def run(tree: Path) -> None:
+        results.append(check("ex01", tree=tree, quick=True))
+
+    trees = (FIXTURES / "solutions", VARIANTS / "fails")
+    threads = [threading.Thread(target=run, args=(tree,)) for tree in trees]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(str(r.verdict) for r in results) == ["correct", "incorrect"], results
+    assert all(r.warm for r in results), results
 
 
 KERNEL = """

@@ -70,10 +70,11 @@ class Forked:
     """A supervisor forked by the server, seen from the kernel as a Popen: `stdin` (closing
     it ends the run), `stdout` (the tests' output), poll(), wait(), kill()."""
 
-    def __init__(self, pid: int, stdin: int, stdout: int, status: int) -> None:
+    def __init__(self, pid: int, stdin: int, stdout: int, status: int, report: int) -> None:
         self.pid = pid
         self.stdin = os.fdopen(stdin, "wb")
         self.stdout = os.fdopen(stdout, "rb")
+        self.report_fd = report  # the supervisor's report, as workbook._supervise writes it
         self._status = status  # end-of-file once the supervisor has exited
         self.returncode: int | None = None
 
@@ -123,11 +124,13 @@ class Server:
 
     def ready(self, within: float) -> bool:
         """Wait (up to `within` seconds) for the server's imports to end."""
-        if not self._ready and self.proc.poll() is None:
-            self._socket.settimeout(within)
-            with contextlib.suppress(OSError, ValueError):
-                self._ready = json.loads(self._socket.recv(MESSAGE_LIMIT) or b"{}").get("ready")
-            self._socket.settimeout(None)
+        with self._lock:  # one reader of the socket at a time
+            if not self._ready and self.proc.poll() is None:
+                self._socket.settimeout(within)
+                with contextlib.suppress(OSError, ValueError):
+                    reply = json.loads(self._socket.recv(MESSAGE_LIMIT) or b"{}")
+                    self._ready = bool(reply.get("ready"))
+                self._socket.settimeout(None)
         return bool(self._ready) and self.proc.poll() is None
 
     def start(self, argv: list[str], env: dict[str, str], timeout: float, workdir: Path,
@@ -155,9 +158,7 @@ class Server:
         finally:
             for fd in given[:-1]:
                 os.close(fd)
-        forked = Forked(int(reply["pid"]), control_write, output_read, status_read)
-        forked.report_fd = report_read  # type: ignore[attr-defined]
-        return forked
+        return Forked(int(reply["pid"]), control_write, output_read, status_read, report_read)
 
     def stop(self) -> None:
         self._socket.close()  # end-of-file: the server exits
