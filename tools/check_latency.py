@@ -13,7 +13,9 @@ named by a private copy of exercises.toml; progress goes to a private file.
 Redis, the server, the workers and the waits the exercise itself needs), reported by the
 checker's plugin; for the shell it is the kernel's figure for the same file. "overhead" is
 the rest: starting processes, imports, collection, clean-up, the verdict. A starred verdict
-ran in the kernel's warm check server (the first such check also starts it).
+ran in the kernel's warm check server (the first such check also starts it: its row pays the
+server's imports). The shell's one check per command takes the quick verdicts (stub, syntax)
+but starts a fresh test process, as a warm server would cost more than it saves there.
 
 Figures, not assertions (a busy machine is slower). Targets (issue 12): "not attempted" and
 syntax-error verdicts within 0.5 s; correct or incorrect within 1 s plus the tests' own time.
