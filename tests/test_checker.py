@@ -164,6 +164,9 @@ def test_a_forged_results_record_never_reads_correct(
 ) -> None:
     spy = tmp_path / "tamper.json"
     monkeypatch.setenv("FIXTURE_TAMPER_FILE", str(spy))
+    # A fresh process: a forked one's /proc/self/environ is the check server's, where this
+    # fixture finds nothing to forge (test_checker_quick forges a warm check its own way).
+    monkeypatch.setenv("WORKBOOK_CHECK_SERVER", "0")
     result = variant("tamper")
     assert result.verdict is Verdict.INCORRECT
     assert "could not be verified" in result.message
