@@ -164,6 +164,9 @@ def test_a_forged_results_record_never_reads_correct(
 ) -> None:
     spy = tmp_path / "tamper.json"
     monkeypatch.setenv("FIXTURE_TAMPER_FILE", str(spy))
+    # A fresh process: a forked one's /proc/self/environ is the check server's, where this
+    # fixture finds nothing to forge (test_checker_quick forges a warm check its own way).
+    monkeypatch.setenv("WORKBOOK_CHECK_SERVER", "0")
     result = variant("tamper")
     assert result.verdict is Verdict.INCORRECT
     assert "could not be verified" in result.message
@@ -421,8 +424,9 @@ def test_nothing_the_check_started_outlives_the_verdict(
 
 @ON_LINUX
 @pytest.mark.slow
+@pytest.mark.parametrize("quick", [False, True], ids=["fresh", "warm-server"])
 def test_a_check_ends_at_once_when_its_kernel_is_killed(
-    private_tmp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    quick: bool, private_tmp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     learner = (VARIANTS / "hides_processes" / "ex01_add.py").read_text()
     toml = copy_exercise(tmp_path, learner, timeout=120)
@@ -433,8 +437,8 @@ def test_a_check_ends_at_once_when_its_kernel_is_killed(
     try:
         client.execute(
             "import threading\nfrom workbook._checker import check\n"
-            f"threading.Thread(target=check, args=('ex01',), kwargs={{'metadata': {str(toml)!r}}}"
-            ", daemon=True).start()"
+            f"threading.Thread(target=check, args=('ex01',), kwargs={{'metadata': {str(toml)!r}"
+            f", 'quick': {quick}}}, daemon=True).start()"
         )
         deadline = time.monotonic() + 90
         while not pid_file.exists() and time.monotonic() < deadline:

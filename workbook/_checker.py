@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _check_server
 from ._checker_plugin import KEY_FD_ENV, RESULTS_ENV
 from ._errors import WorkbookError
 from ._exercises import Meta, get, record_verdict, restore_tests
 from ._paths import ROOT, child_env
+from ._quick import compile_failure, untouched
 
 OUTPUT_LIMIT = 1_000_000  # bytes of test output read; more is a flood, and the check stops it
 RECORD_LIMIT = 10_000_000  # bytes: the plugin's record is small; a bigger file is not its
@@ -73,6 +75,8 @@ class CheckResult:
     tree: str = ""
     failed: int = 0  # ran and did not pass; with passed, the tests that ran
     file: str = ""  # the file checked, relative to the repository root
+    tests_time: float = 0.0  # seconds inside the tests themselves; the rest is the checker's
+    warm: bool = False  # the tests ran in a process forked by the warm check server
     hint_how: str = field(default="", repr=False)
 
     @property
@@ -151,6 +155,7 @@ class _Run:
     current_test: str
     strays: list[str]
     lingered: bool = False  # the tests had finished, but the process did not end
+    warm: bool = False  # forked by the warm check server
 
 
 # CPython 3.11's ast.parse is not thread-safe (python/cpython#106905, pytest#10763): pytest
@@ -166,7 +171,12 @@ def _hit_interpreter_bug(run: _Run) -> bool:
 
 
 def check(
-    exercise_id: str | int, tree: str | Path | None = None, *, metadata: str | Path | None = None
+    exercise_id: str | int,
+    tree: str | Path | None = None,
+    *,
+    metadata: str | Path | None = None,
+    quick: bool = False,
+    warm: bool | None = None,
 ) -> CheckResult:
     """Run `exercise_id`'s tests on the module in `tree` and return the verdict.
 
@@ -174,6 +184,12 @@ def check(
     solutions/ for the solution; any folder for the tests of wrong answers. A relative `tree`
     is relative to the repository root, like every path in exercises.toml. Only checks of
     the learner's own folder are recorded in the progress file.
+
+    `quick` (what the notebook handle and the CLI ask for): answer at once, without a test
+    process, when the learner's file is the untouched stub or does not compile. The dev
+    check leaves it off: it proves, through the tests, the verdicts the shortcuts give.
+    `warm` (by default as `quick`): run the tests in a process forked by this process's warm
+    check server (workbook._check_server), which pays off from the second check on.
     """
     meta = get(exercise_id, metadata)
     own = meta.file_path.parent.resolve()
@@ -184,12 +200,19 @@ def check(
             "pass the folder that holds the module under test, such as solutions/.",
         )
     started = time.monotonic()
-    run = _run(meta, folder)
-    if _hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
-        run = _run(meta, folder)
-    verdict, message, details = _lingered(meta, run) or _judge(meta, folder, run)
-    details = _with_leftovers(details, run)
-    items, outcomes = _tally(run.record)
+    answer = _quick_verdict(meta, folder, own) if quick else None
+    run = None
+    if answer is None:
+        forked = _check_server.enabled(quick if warm is None else warm)
+        run = _run(meta, folder, forked)
+        if _hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
+            run = _run(meta, folder, forked)
+        verdict, message, details = _lingered(meta, run) or _judge(meta, folder, run)
+        details = _with_leftovers(details, run)
+    else:
+        verdict, message, details = answer
+    record = run.record if run is not None else None
+    items, outcomes = _tally(record)
     result = CheckResult(
         id=meta.id,
         verdict=verdict,
@@ -202,10 +225,37 @@ def check(
         tree=_label(folder),
         failed=sum(outcomes.get(i, "passed") != "passed" for i in items),
         file=_label(folder / Path(meta.file).name),
+        tests_time=float((record or {}).get("tests_time", 0.0)),
+        warm=run is not None and run.warm,
     )
     if folder == own:
         record_verdict(meta.id, verdict.value)
     return result
+
+
+def _quick_verdict(meta: Meta, folder: Path, own: Path) -> tuple[Verdict, str, str] | None:
+    """The verdict the tests would give, when it is known without them (see _quick)."""
+    path = folder / Path(meta.file).name
+    failure = compile_failure(path)
+    if failure is not None:
+        stub = _stub_message(meta.id, [failure["learner"]])  # as _judge reads it
+        if stub is None:
+            return Verdict.INCORRECT, *_explain(meta, folder, failure)
+    if folder != own:  # a wrong answer may keep a stub's raise: its tests decide
+        return None
+    original = untouched(path)
+    stub = _stub_message(meta.id, [original]) if original is not None else None
+    return None if stub is None else _not_attempted(meta, folder, stub)
+
+
+def _not_attempted(meta: Meta, tree: Path, stub: str) -> tuple[Verdict, str, str]:
+    where = _label(tree / Path(meta.file).name)
+    return (
+        Verdict.NOT_ATTEMPTED,
+        f"{where} still raises NotImplementedError({stub!r}): write your code where it says"
+        f" TODO({meta.id}).",
+        "",
+    )
 
 
 def _label(path: Path | str) -> str:
@@ -216,7 +266,9 @@ def _label(path: Path | str) -> str:
         return str(path)
 
 
-def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path) -> dict[str, str]:
+def _server_environment() -> dict[str, str]:
+    """What every check's process shares: the base of _environment. The warm server starts
+    with it, so that the flags Python reads only at start-up are those of a check."""
     env = child_env()
     for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):  # the learner's shell must not steer it
         env.pop(name, None)
@@ -225,15 +277,22 @@ def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path)
         # tasks. The tests start a private one. A Redis the user named is kept.
         env.pop("REDIS_URL")
         env.pop("WORKBOOK_REDIS_URL")
-    inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    env["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys(filter(None, [str(tree), str(ROOT), *inherited]))
-    )
     env.update(
         PYTHONDONTWRITEBYTECODE="1",
         # No column ranges in tracebacks: then Python 3.11 does not ast.parse each traceback
         # line, in a thread that may race pytest's own ast.parse (see _INTERPRETER_BUG).
         PYTHONNODEBUGRANGES="1",
+    )
+    return env
+
+
+def _environment(meta: Meta, tree: Path, token: str, key_fd: int, results: Path) -> dict[str, str]:
+    env = _server_environment()
+    inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(
+        dict.fromkeys(filter(None, [str(tree), str(ROOT), *inherited]))
+    )
+    env.update(
         WORKBOOK_EXERCISE_ID=meta.id,
         WORKBOOK_EXERCISE_TREE=str(tree),
         WORKBOOK_EXERCISE_FILE=str(tree / Path(meta.file).name),
@@ -256,7 +315,7 @@ def _argv(meta: Meta, tests: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _run(meta: Meta, tree: Path) -> _Run:
+def _run(meta: Meta, tree: Path, warm: bool = False) -> _Run:
     key, token = secrets.token_bytes(32), secrets.token_hex(8)
     workdir = Path(tempfile.mkdtemp(prefix="workbook-check-"))
     results = workdir / "results.json"
@@ -265,9 +324,9 @@ def _run(meta: Meta, tree: Path) -> _Run:
         env = _environment(meta, tree, token, -1, results)
         env["TMPDIR"] = str(workdir / "tmp")  # what the code leaves in temp goes with the run
         (workdir / "tmp").mkdir(mode=0o700)
-        with _Supervised(_argv(meta, tests), env, key, meta.timeout, workdir) as run:
+        with _Supervised(_argv(meta, tests), env, key, meta.timeout, workdir, warm) as run:
             output, timed_out, flooded, lingered = _read(run.proc, meta.timeout, results)
-        report = run.report
+        report, warm = run.report, run.warm
         record, forged = _verified(results, key)
         current = ""
         with contextlib.suppress(OSError), open(f"{results}.current", "rb") as file:
@@ -284,6 +343,7 @@ def _run(meta: Meta, tree: Path) -> _Run:
         current,
         list(report.get("strays", [])),
         lingered,
+        warm,
     )
 
 
@@ -324,12 +384,30 @@ class _Supervised:
     GRACE = 10.0  # the supervisor's own deadline: after ours, in case we are frozen
 
     def __init__(self, argv: list[str], env: dict[str, str], key: bytes, timeout: float,
-                 workdir: Path) -> None:  # fmt: skip
+                 workdir: Path, warm: bool = False) -> None:  # fmt: skip
         key_read, key_write = os.pipe()
-        report_read, report_write = os.pipe()
         os.write(key_write, key)
         os.close(key_write)
         env[KEY_FD_ENV] = str(key_read)
+        self.report: dict[str, Any] = {}
+        self.warm = False
+        try:
+            server = _check_server.get(_server_environment()) if warm else None
+            if server is not None:
+                try:
+                    self.proc = server.start(argv[3:], env, timeout + self.GRACE, workdir, key_read)
+                    self._report_fd = self.proc.report_fd
+                    self.warm = True
+                    return
+                except OSError:  # the server died: a fresh process, and a new server next time
+                    _check_server.discard(server)
+            self._popen(argv, env, timeout, workdir, key_read)
+        finally:
+            os.close(key_read)
+
+    def _popen(self, argv: list[str], env: dict[str, str], timeout: float, workdir: Path,
+               key_read: int) -> None:  # fmt: skip
+        report_read, report_write = os.pipe()
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", SUPERVISOR, str(timeout + self.GRACE),
@@ -343,10 +421,8 @@ class _Supervised:
                 pass_fds=(key_read, report_write),
             )  # fmt: skip
         finally:
-            os.close(key_read)
             os.close(report_write)
         self._report_fd = report_read
-        self.report: dict[str, Any] = {}
 
     def __enter__(self) -> _Supervised:
         return self
@@ -465,13 +541,7 @@ def _judge(meta: Meta, tree: Path, run: _Run) -> tuple[Verdict, str, str]:
     texts = [f.get(k) or "" for f in failures for k in ("message", "text")]
     stub = _stub_message(meta.id, [*texts, run.output.decode(errors="replace")])
     if stub is not None:
-        where = _label(tree / Path(meta.file).name)
-        return (
-            Verdict.NOT_ATTEMPTED,
-            f"{where} still raises NotImplementedError({stub!r}): write your code where it says"
-            f" TODO({meta.id}).",
-            "",
-        )
+        return _not_attempted(meta, tree, stub)
     return Verdict.INCORRECT, *_explain_failure(meta, tree, run, items, outcomes)
 
 

@@ -48,6 +48,7 @@ _learner_file = os.path.realpath(os.environ.get("WORKBOOK_EXERCISE_FILE", "") or
 _items: list[str] = []
 _outcomes: dict[str, str] = {}
 _failures: dict[str, dict[str, Any]] = {}
+_spent = [0.0]  # seconds inside the tests (set-up, call, tear-down): what the exercise needs
 
 
 def _trim(text: str) -> str:
@@ -96,6 +97,7 @@ def pytest_runtest_logreport(report: Any) -> None:
     if _secrets is None:
         return
     nodeid, when = report.nodeid, report.when
+    _spent[0] += float(getattr(report, "duration", 0.0) or 0.0)
     if when == "call":
         xfail = hasattr(report, "wasxfail")
         _outcomes[nodeid] = ("xfail" if report.skipped else "xpass") if xfail else report.outcome
@@ -146,6 +148,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         "failures": list(_failures.values()),
         "exitstatus": int(exitstatus),
         "module_file": imported,
+        "tests_time": round(_spent[0], 3),
         # Threads that keep the process from ending, named if it then does not end.
         "threads": [
             t.name

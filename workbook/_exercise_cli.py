@@ -110,7 +110,8 @@ def _tree(meta: Meta, args: argparse.Namespace) -> Path | None:
 def _run_check(args: argparse.Namespace) -> int:
     if args.id:
         meta = get(args.id)
-        result = check(meta.id, _tree(meta, args))
+        # One check: a warm server would import more than the one test process it saves.
+        result = check(meta.id, _tree(meta, args), quick=True, warm=False)
         print(result)
         return result.exit_code
     metas = load()
@@ -120,7 +121,7 @@ def _run_check(args: argparse.Namespace) -> int:
     results: list[CheckResult] = []
     for meta in metas:
         print(f"Checking {meta.id}: {meta.title} …", flush=True)
-        result = check(meta.id, _tree(meta, args))
+        result = check(meta.id, _tree(meta, args), quick=True)
         print(result, end="\n\n", flush=True)
         results.append(result)
     return _summary(results)
@@ -212,7 +213,7 @@ def _run_watch(args: argparse.Namespace) -> int:
     print(f"Watching {names}: every save re-checks. Ctrl-C to stop.", flush=True)
     try:
         if args.id:
-            print(check(metas[0].id), flush=True)
+            print(check(metas[0].id, quick=True), flush=True)
         while True:
             time.sleep(WATCH_INTERVAL)
             for meta in metas:
@@ -220,7 +221,7 @@ def _run_watch(args: argparse.Namespace) -> int:
                 if stamp != stamps[meta.id]:
                     stamps[meta.id] = stamp
                     print(f"\n{meta.file} changed: checking {meta.id} …", flush=True)
-                    print(check(meta.id), flush=True)
+                    print(check(meta.id, quick=True), flush=True)
     except KeyboardInterrupt:
         print("\nStopped watching.", flush=True)
     return 0

@@ -454,7 +454,7 @@ class Exercise:
 
         limit = f"{self.meta.timeout:g}"
         print(f"Checking {self.id} in a fresh process (time limit {limit} s)…", flush=True)
-        return check(self.id, metadata=self._metadata)
+        return check(self.id, metadata=self._metadata, quick=True)
 
     def hint(self, number: int | None = None) -> Shown:
         """The next hint, or hint `number` (counting from 1)."""

@@ -46,17 +46,29 @@ def become_subreaper() -> bool:
         return False
 
 
+class _Forked:
+    """The pid and exit code of a child this process forked (Popen's two fields we use)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.returncode = pid, None
+
+
 class Supervisor:
     """The command, its exit status, and every process below this one."""
 
-    def __init__(self, command: list[str], keep_fd: int) -> None:
-        self.subreaper = become_subreaper()
-        self.child = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own group: one killpg reaches most of it at once
-            pass_fds=(keep_fd,) if keep_fd >= 0 else (),
-        )
+    def __init__(self, command: list[str] | int, keep_fd: int = -1) -> None:
+        """Start `command`; or, given a pid, watch that child (forked by workbook's check
+        server after this process made itself the subreaper, in its own session)."""
+        self.subreaper = become_subreaper() if isinstance(command, list) else True
+        if isinstance(command, int):
+            self.child: subprocess.Popen | _Forked = _Forked(command)
+        else:
+            self.child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own group: one killpg reaches most of it at once
+                pass_fds=(keep_fd,) if keep_fd >= 0 else (),
+            )
         self.returncode: int | None = None
 
     def reap(self) -> None:
@@ -114,33 +126,28 @@ class Supervisor:
         return len(killed)
 
 
-def _wait(supervisor: Supervisor, deadline: float) -> str:
-    """Why the command's run ended: "exited", "deadline" or "stopped" (our stdin closed)."""
+def _wait(supervisor: Supervisor, deadline: float, control: int = 0) -> str:
+    """Why the command's run ended: "exited", "deadline" or "stopped" (`control` closed)."""
     with selectors.DefaultSelector() as selector:
-        selector.register(sys.stdin.fileno(), selectors.EVENT_READ)
+        selector.register(control, selectors.EVENT_READ)
         while True:
             supervisor.reap()
             if supervisor.returncode is not None:
                 return "exited"
             if time.monotonic() >= deadline:
                 return "deadline"
-            if selector.select(0.05) and not os.read(sys.stdin.fileno(), 4096):
+            if selector.select(0.05) and not os.read(control, 4096):
                 return "stopped"
 
 
-def main() -> None:
-    timeout, folder, report_fd, keep_fd = sys.argv[1:5]
-    command = sys.argv[sys.argv.index("--") + 1 :]
+def supervise(
+    supervisor: Supervisor, timeout: float, folder: str, report_fd: int, control: int = 0
+) -> None:
+    """Wait for the command (or the deadline, or `control` closing), kill everything below,
+    write the report; when nobody can read it (the kernel or CLI died mid-check: nobody
+    else will clean up), remove the run's folder."""
     parent = os.getppid()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, through our stdin
-    supervisor = Supervisor(command, int(keep_fd))
-    if int(keep_fd) >= 0:
-        os.close(int(keep_fd))
-    # Let go of the output pipe: the parent sees end-of-file once the command's side is gone.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    reason = _wait(supervisor, time.monotonic() + float(timeout))
+    reason = _wait(supervisor, time.monotonic() + timeout, control)
     strays = supervisor.settle(SETTLE) if reason == "exited" else []
     killed = supervisor.kill_all()
     report = {
@@ -150,10 +157,27 @@ def main() -> None:
         "killed": killed,
         "subreaper": supervisor.subreaper,
     }
-    with contextlib.suppress(OSError), os.fdopen(int(report_fd), "w") as out:
+    delivered = False
+    with contextlib.suppress(OSError), os.fdopen(report_fd, "w") as out:
         out.write(json.dumps(report))
-    if os.getppid() != parent:  # the kernel or CLI died mid-check: nobody else will clean up
+        out.flush()
+        delivered = True
+    if not delivered or os.getppid() != parent:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    timeout, folder, report_fd, keep_fd = sys.argv[1:5]
+    command = sys.argv[sys.argv.index("--") + 1 :]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, through our stdin
+    supervisor = Supervisor(command, int(keep_fd))
+    if int(keep_fd) >= 0:
+        os.close(int(keep_fd))
+    # Let go of the output pipe: the parent sees end-of-file once the command's side is gone.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    supervise(supervisor, float(timeout), folder, int(report_fd))
 
 
 if __name__ == "__main__":
