@@ -72,6 +72,25 @@ def test_a_storm_task_retries_five_times_then_dead_letters_and_replays(store, po
     wait_until(lambda: store.scard(f"ch06:succeeded:{run}") == 3, timeout=10)
 
 
+def test_rq_storm_jobs_retry_on_their_listed_waits_then_fail_and_replay(store):
+    fixed, jittered = retries.rq_retry("fixed"), retries.rq_retry("backoff+jitter")
+    assert fixed.max == jittered.max == retries.STORM_RETRIES
+    assert fixed.intervals == [retries.FIXED_DELAY] * retries.STORM_RETRIES
+    assert jittered.intervals != retries.rq_retry("backoff+jitter").intervals  # drawn per job
+    queue = retries.rq_queue()
+    wb.rq_worker([retries.QUEUE], serializer="json", with_scheduler=True)
+    run = f"r-{uuid.uuid4().hex[:6]}"
+    store.set(f"ch06:down:{run}", 1)
+    jobs = [queue.enqueue(retries.rq_storm, run, str(n), retry=fixed) for n in range(3)]
+    wait_until(lambda: len(queue.failed_job_registry) == 3, timeout=60)
+    assert attempts(store, run) == {str(n): retries.STORM_RETRIES + 1 for n in range(3)}
+    assert all(job.get_status(refresh=True) == "failed" for job in jobs)
+    store.delete(f"ch06:down:{run}")
+    assert retries.rq_replay() == 3 and retries.rq_replay() == 0
+    wait_until(lambda: store.scard(f"ch06:succeeded:{run}") == 3, timeout=20)
+    assert attempts(store, run) == {str(n): retries.STORM_RETRIES + 2 for n in range(3)}
+
+
 def test_backoff_with_jitter_is_bounded_and_spread():
     for n in range(8):
         delays = [retries.backoff_with_jitter(n) for _ in range(200)]
