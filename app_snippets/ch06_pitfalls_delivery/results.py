@@ -73,6 +73,12 @@ class ResultSenders:
         self.broker.close()
 
 
+def waiting(client: Redis, library: str) -> int:
+    """Tasks of `library` still queued (not yet taken by a worker)."""
+    keys = {"celery": QUEUE, "rq": f"rq:queue:{QUEUE}", "dramatiq": f"dramatiq:{QUEUE}"}
+    return client.llen(keys[library])
+
+
 def result_keys(client: Redis, library: str) -> Iterator[str]:
     for pattern in RESULT_KEYS[library]:
         yield from client.scan_iter(pattern, count=1000)
