@@ -29,7 +29,7 @@ from app_snippets.settings import redis_url
 QUEUE = "ch06-outage"
 LIBRARIES = ("celery", "rq", "dramatiq")
 # Not scaled: the restart must land while tasks run, at any demo pace.
-TASK_SECONDS = 0.8
+TASK_SECONDS = 0.5
 RESULTS_NAMESPACE = "ch06-outage-results"  # Dramatiq's result keys start with this
 
 
