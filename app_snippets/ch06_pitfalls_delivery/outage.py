@@ -98,11 +98,16 @@ def _queue_keys() -> dict[str, str]:
     return {"celery": QUEUE, "rq": f"rq:queue:{QUEUE}", "dramatiq": f"dramatiq:{QUEUE}"}
 
 
-def results(client: Redis) -> dict[str, int]:
-    """Results stored in Redis, per library."""
+def result_keys(client: Redis) -> dict[str, set[str]]:
+    """The keys of the results stored in Redis, per library."""
     patterns = {"celery": "celery-task-meta-*", "rq": "rq:results:*",
                 "dramatiq": f"{RESULTS_NAMESPACE}:*"}  # fmt: skip
-    return {lib: sum(1 for _ in client.scan_iter(p, count=1000)) for lib, p in patterns.items()}
+    return {lib: set(client.scan_iter(pattern, count=1000)) for lib, pattern in patterns.items()}
+
+
+def results(client: Redis) -> dict[str, int]:
+    """Results stored in Redis, per library."""
+    return {library: len(keys) for library, keys in result_keys(client).items()}
 
 
 # The worker processes' apps (`celery -A ...outage:celery_app`, `dramatiq ...outage:broker`).
