@@ -31,6 +31,7 @@ LIBRARIES = ("celery", "rq", "dramatiq")
 # Not scaled: the restart must land while tasks run, at any demo pace.
 TASK_SECONDS = 0.5
 RESULTS_NAMESPACE = "ch06-outage-results"  # Dramatiq's result keys start with this
+QUEUE_KEYS = {"celery": QUEUE, "rq": f"rq:queue:{QUEUE}", "dramatiq": f"dramatiq:{QUEUE}"}
 
 
 def ledger_path() -> Path:
@@ -66,7 +67,7 @@ class Queues:
 
     def __init__(self, url: str) -> None:
         self.celery = Celery("ch06_outage", broker=url, backend=url)
-        self.celery.conf.update(task_default_queue=QUEUE, broker_connection_retry=True)
+        self.celery.conf.update(task_default_queue=QUEUE)
         self.celery_work = self.celery.task(name="ch06.outage.work")(work)
         self.rq = Queue(QUEUE, connection=Redis.from_url(url), serializer=JSONSerializer)
         self.broker = RedisBroker(url=url)
@@ -77,6 +78,7 @@ class Queues:
         )
 
     def send(self, library: str, n: int) -> None:
+        """Enqueue task number `n` on `library`'s queue."""
         if library == "celery":
             self.celery_work.delay(library, n)
         elif library == "rq":
@@ -91,11 +93,7 @@ class Queues:
 
 def queued(client: Redis) -> dict[str, int]:
     """Tasks waiting in each queue's list in Redis."""
-    return {library: client.llen(key) for library, key in _queue_keys().items()}
-
-
-def _queue_keys() -> dict[str, str]:
-    return {"celery": QUEUE, "rq": f"rq:queue:{QUEUE}", "dramatiq": f"dramatiq:{QUEUE}"}
+    return {library: client.llen(key) for library, key in QUEUE_KEYS.items()}
 
 
 def result_keys(client: Redis) -> dict[str, set[str]]:
