@@ -19,7 +19,15 @@ from kombu.exceptions import OperationalError
 from waiting import wait_until
 
 import workbook as wb
-from app_snippets.ch06_pitfalls_delivery import backpressure, flood, orders, payments, retries
+from app_snippets.ch06_pitfalls_delivery import (
+    backpressure,
+    flood,
+    orders,
+    outage,
+    payments,
+    retries,
+)
+from app_snippets.ch06_pitfalls_delivery import results as results_demo
 
 LIBRARIES = ("celery", "rq", "dramatiq")
 
@@ -70,6 +78,25 @@ def test_a_storm_task_retries_five_times_then_dead_letters_and_replays(store, po
     store.delete(f"ch06:down:{run}")
     assert retries.celery_replay() == 3 and retries.celery_replay() == 0
     wait_until(lambda: store.scard(f"ch06:succeeded:{run}") == 3, timeout=10)
+
+
+def test_rq_storm_jobs_retry_on_their_listed_waits_then_fail_and_replay(store):
+    fixed, jittered = retries.rq_retry("fixed"), retries.rq_retry("backoff+jitter")
+    assert fixed.max == jittered.max == retries.STORM_RETRIES
+    assert fixed.intervals == [retries.FIXED_DELAY] * retries.STORM_RETRIES
+    assert jittered.intervals != retries.rq_retry("backoff+jitter").intervals  # drawn per job
+    queue = retries.rq_queue()
+    wb.rq_worker([retries.QUEUE], serializer="json", with_scheduler=True)
+    run = f"r-{uuid.uuid4().hex[:6]}"
+    store.set(f"ch06:down:{run}", 1)
+    jobs = [queue.enqueue(retries.rq_storm, run, str(n), retry=fixed) for n in range(3)]
+    wait_until(lambda: len(queue.failed_job_registry) == 3, timeout=60)
+    assert attempts(store, run) == {str(n): retries.STORM_RETRIES + 1 for n in range(3)}
+    assert all(job.get_status(refresh=True) == "failed" for job in jobs)
+    store.delete(f"ch06:down:{run}")
+    assert retries.rq_replay() == 3 and retries.rq_replay() == 0
+    wait_until(lambda: store.scard(f"ch06:succeeded:{run}") == 3, timeout=20)
+    assert attempts(store, run) == {str(n): retries.STORM_RETRIES + 2 for n in range(3)}
 
 
 def test_backoff_with_jitter_is_bounded_and_spread():
@@ -248,3 +275,126 @@ def test_bounded_clients_give_up_on_a_hung_redis_and_default_ones_wait(flood_ser
     assert {outcomes["default", lib] for lib in LIBRARIES} == {"sent"}
     for clients in senders.values():
         clients.close()
+
+
+def test_the_ledger_records_each_start_and_finish_outside_redis(tmp_path, monkeypatch):
+    monkeypatch.setenv("OUTAGE_LEDGER", str(tmp_path / "ledger.log"))
+    assert outage.read_ledger() == []
+    assert outage.work("rq", 7) == 7
+    events = outage.read_ledger()
+    assert [(event, lib, n) for _, event, lib, n in events] == [
+        ("started", "rq", 7),
+        ("finished", "rq", 7),
+    ]
+    assert events[1][0] - events[0][0] >= outage.TASK_SECONDS * 0.9
+
+
+def start_worker_against(server, library: str, clients, monkeypatch, *, process: bool = False):
+    """A worker of `library` whose REDIS_URL is `server`'s, as a deployment would set it."""
+    module = "app_snippets.ch06_pitfalls_delivery.outage"
+    with monkeypatch.context() as patch:
+        patch.setenv("REDIS_URL", server.url)
+        if library == "celery":
+            return wb.celery_worker(f"{module}:celery_app" if process else clients.celery,
+                                    process=process, concurrency=1)  # fmt: skip
+        if library == "rq":
+            return wb.rq_worker([outage.QUEUE], process=process, serializer="json")
+        if process:
+            return wb.dramatiq_worker(f"{module}:broker", process=True, threads=1)
+        return wb.dramatiq_worker(clients.broker, threads=1)
+
+
+@pytest.mark.parametrize("persistence", ["none", "appendonly"])
+def test_a_redis_restart_keeps_queued_tasks_and_results_only_with_appendonly(
+    persistence, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OUTAGE_LEDGER", str(tmp_path / "ledger.log"))
+    config = {"appendonly": "yes", "appendfsync": "everysec"} if persistence == "appendonly" else {}
+    server = wb.start_redis(name=f"test outage {persistence}", config=config)
+    clients = outage.Queues(server.url)
+    workers = [start_worker_against(server, lib, clients, monkeypatch) for lib in LIBRARIES]
+    for library in LIBRARIES:
+        clients.send(library, 0)
+    wait_until(lambda: outage.results(server.client()) == dict.fromkeys(LIBRARIES, 1), timeout=30)
+    for worker in workers:
+        worker.stop()
+    for library in LIBRARIES:  # no worker runs: these wait in Redis
+        for n in range(1, 4):
+            clients.send(library, n)
+    assert outage.queued(server.client()) == dict.fromkeys(LIBRARIES, 3)
+    server.restart()
+    kept = 1 if persistence == "appendonly" else 0
+    assert outage.results(server.client()) == dict.fromkeys(LIBRARIES, kept)
+    assert outage.queued(server.client()) == dict.fromkeys(LIBRARIES, 3 * kept)
+    clients.close()
+    server.stop()
+
+
+def test_rq_and_dramatiq_workers_consume_again_after_a_redis_restart_and_celery_if_alive(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OUTAGE_LEDGER", str(tmp_path / "ledger.log"))
+    server = wb.start_redis(name="test outage workers")
+    clients = outage.Queues(server.url)
+    workers = {lib: start_worker_against(server, lib, clients, monkeypatch, process=True)
+               for lib in LIBRARIES}  # fmt: skip
+    server.restart()
+    for library in LIBRARIES:  # the same client objects: redis-py reconnects by itself
+        clients.send(library, 100)
+
+    def ran(library: str) -> bool:
+        return any(e == "finished" and lib == library for _, e, lib, _ in outage.read_ledger())
+
+    wait_until(lambda: all(ran(lib) or not workers[lib].alive() for lib in LIBRARIES), timeout=30)
+    assert ran("rq") and ran("dramatiq"), "RQ and Dramatiq workers reconnect by themselves"
+    if not ran("celery"):  # kombu 5.7 can crash on the reconnect: a process manager restarts it
+        assert not workers["celery"].alive()
+        with monkeypatch.context() as patch:
+            patch.setenv("REDIS_URL", server.url)
+            workers["celery"].restart()
+        wait_until(lambda: ran("celery"), timeout=30)
+    for worker in workers.values():
+        worker.stop()
+    clients.close()
+    server.stop()
+
+
+def footprint_after_five(server, library: str, policy: str, monkeypatch) -> tuple[int, int]:
+    """Five tasks run by a real worker with a result policy; what their results hold in Redis."""
+    client = server.client()
+    client.delete(*results_demo.result_keys(client, library), "-")
+    clients = results_demo.ResultSenders(library, policy, server.url)
+    with monkeypatch.context() as patch:
+        patch.setenv("REDIS_URL", server.url)
+        if library == "celery":
+            worker = wb.celery_worker(clients.celery)
+        elif library == "rq":
+            worker = wb.rq_worker([results_demo.QUEUE], serializer="json")
+        else:
+            worker = wb.dramatiq_worker(clients.broker)
+    for n in range(5):
+        clients.send(n)
+    wait_until(lambda: results_demo.waiting(client, library) == 0, timeout=20)
+    if policy == "stored":
+        wait_until(lambda: results_demo.footprint(client, library)[0] >= 5, timeout=10)
+    time.sleep(0.3)  # any late result write
+    worker.stop()
+    clients.close()
+    return results_demo.footprint(client, library)
+
+
+def test_results_stay_by_default_expire_with_a_ttl_and_cost_nothing_when_not_stored(
+    flood_server, monkeypatch
+):
+    with pytest.raises(ValueError, match="policy must be one of"):
+        results_demo.ResultSenders("rq", "forever", flood_server.url)
+    keys = {
+        (library, policy): footprint_after_five(flood_server, library, policy, monkeypatch)
+        for library in LIBRARIES
+        for policy in ("stored", "not stored", "expiring")  # expiring last: its keys stay
+    }
+    time.sleep(results_demo.EXPIRES + 0.3)
+    for library in LIBRARIES:
+        assert keys[library, "stored"][0] >= 5 and keys[library, "stored"][1] > 0
+        assert keys[library, "not stored"] == (0, 0)
+        assert results_demo.footprint(flood_server.client(), library) == (0, 0), library

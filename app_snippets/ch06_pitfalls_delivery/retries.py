@@ -18,7 +18,7 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from app_snippets.settings import redis_url
@@ -38,8 +38,10 @@ def store() -> Redis:
 def call_dependency(run: str, key: str) -> str:
     """The dependency every task calls: an attempt is recorded; it fails while it is down."""
     with store() as client:
-        client.rpush(f"ch06:attempts:{run}", f"{time.time()} {key}")
-        if client.exists(f"ch06:down:{run}"):
+        pipe = client.pipeline(transaction=False)  # one round trip for both commands
+        pipe.rpush(f"ch06:attempts:{run}", f"{time.time()} {key}")
+        pipe.exists(f"ch06:down:{run}")
+        if pipe.execute()[1]:
             raise ConnectionError("dependency unreachable")
         client.sadd(f"ch06:succeeded:{run}", key)
     return "ok"
@@ -113,6 +115,18 @@ def rq_queue() -> Queue:
 def rq_fail(run: str, key: str) -> str:
     """Enqueued without Retry: RQ runs it once, then files it in the FailedJobRegistry."""
     return call_dependency(run, key)
+
+
+def rq_storm(run: str, key: str) -> str:
+    """The storm task on RQ: the policy is not in the task but in its Retry (below)."""
+    return call_dependency(run, key)
+
+
+def rq_retry(policy: str) -> Retry:
+    """RQ's Retry takes its waits up front: one per retry, listed. A fixed delay lists the
+    same wait; jitter needs a list drawn per job. RQ's scheduler (needed for any wait)
+    releases due jobs once a second, so shorter waits are rounded up to its next tick."""
+    return Retry(max=STORM_RETRIES, interval=[POLICIES[policy](n) for n in range(STORM_RETRIES)])
 
 
 def rq_replay() -> int:
