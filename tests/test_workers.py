@@ -95,6 +95,26 @@ def test_rq_process_worker_with_a_job_that_does_not_import_fails_the_job(redis_s
     worker.stop()
 
 
+def test_a_killed_rq_process_worker_restarts_under_a_new_name_and_works(redis_server):
+    """SIGKILL leaves the worker's record in Redis; a restart under the same name would die
+    at once ("There exists an active worker named ..."), and its ready check could be fooled."""
+    worker = wb.rq_worker(serializer="json", process=True)
+    before = worker.argv[worker.argv.index("--name") + 1]
+    worker.kill()
+    assert redis_server.client().exists(f"rq:worker:{before}")  # the record outlives it
+    worker.restart()
+    try:
+        assert worker.argv[worker.argv.index("--name") + 1] != before
+        job = quickstart_rq.queue().enqueue("app_snippets.quickstart_rq.add", 2, 3)
+        deadline = time.monotonic() + 15
+        while job.get_status(refresh=True) != "finished":
+            assert worker.alive() and time.monotonic() < deadline, worker.logs()
+            time.sleep(0.02)
+        assert job.return_value() == 5
+    finally:
+        worker.stop()
+
+
 def test_rq_thread_worker_with_scheduler_runs_delayed_jobs(redis_server):
     from datetime import timedelta
 

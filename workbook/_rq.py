@@ -24,6 +24,7 @@ from rq.timeouts import TimerDeathPenalty
 from . import _registry
 from ._errors import WorkbookError
 from ._logs import LogBuffer
+from ._procs import ChildProcess
 from ._redis import require
 from ._workers import ProcessWorker, cli_flags, key
 
@@ -170,18 +171,38 @@ def rq_worker(
         if not process:
             resolved = resolve_serializer(path) if path else None
             return RQThreadWorker(queues, resolved, with_scheduler, **options)
-        name = f"workbook-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        flags = {"name": name, "serializer": path, "with_scheduler": with_scheduler, **options}
-        argv = [sys.executable, "-m", "rq.cli", "worker", *cli_flags(flags), *queues]
+        flags = {"name": _new_name(), "serializer": path, "with_scheduler": with_scheduler}
+        argv = [sys.executable, "-m", "rq.cli", "worker", *cli_flags({**flags, **options})]
+        argv += queues
 
-        def ready(_: Any) -> bool:
+        def ready(child: ChildProcess) -> bool:
             connection = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=1)
             with connection:
-                return connection.hget(f"rq:worker:{name}", "state") in (b"idle", b"busy")
+                state = connection.hget(f"rq:worker:{_name_in(child.argv)}", "state")
+                return child.alive() and state in (b"idle", b"busy")
 
         # The URL (with its password) goes through the environment: a command line is
         # visible to every user of the machine (ps, /proc/<pid>/cmdline).
         env = {"RQ_REDIS_URL": os.environ["REDIS_URL"]}
-        return ProcessWorker("rq", " ".join(queues), argv, ready, env)
+        return RQProcessWorker("rq", " ".join(queues), argv, ready, env)
 
     return _registry.replace(key("rq", ",".join(queues)), start)
+
+
+def _new_name() -> str:
+    return f"workbook-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def _name_in(argv: list[str]) -> str:
+    return argv[argv.index("--name") + 1]
+
+
+class RQProcessWorker(ProcessWorker):
+    """An `rq worker` process that takes a new name at each restart, as RQ's own random
+    default does: a killed worker's record outlives it in Redis (for its TTL, and across a
+    restart of a persistent Redis), and RQ refuses to start a second worker under that name."""
+
+    def restart(self) -> RQProcessWorker:
+        argv = self.process.argv
+        argv[argv.index("--name") + 1] = _new_name()
+        return super().restart()
