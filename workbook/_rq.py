@@ -171,14 +171,18 @@ def rq_worker(
         if not process:
             resolved = resolve_serializer(path) if path else None
             return RQThreadWorker(queues, resolved, with_scheduler, **options)
-        flags = {"name": _new_name(), "serializer": path, "with_scheduler": with_scheduler}
-        argv = [sys.executable, "-m", "rq.cli", "worker", *cli_flags({**flags, **options})]
-        argv += queues
+        flags = {
+            "name": _new_name(),
+            "serializer": path,
+            "with_scheduler": with_scheduler,
+            **options,
+        }
+        argv = [sys.executable, "-m", "rq.cli", "worker", *cli_flags(flags), *queues]
 
         def ready(child: ChildProcess) -> bool:
             connection = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=1)
             with connection:
-                state = connection.hget(f"rq:worker:{_name_in(child.argv)}", "state")
+                state = connection.hget(f"rq:worker:{child.argv[_name_at(child.argv)]}", "state")
                 return child.alive() and state in (b"idle", b"busy")
 
         # The URL (with its password) goes through the environment: a command line is
@@ -193,8 +197,9 @@ def _new_name() -> str:
     return f"workbook-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def _name_in(argv: list[str]) -> str:
-    return argv[argv.index("--name") + 1]
+def _name_at(argv: list[str]) -> int:
+    """Where the worker's name stands in its `rq worker` command line."""
+    return argv.index("--name") + 1
 
 
 class RQProcessWorker(ProcessWorker):
@@ -203,6 +208,5 @@ class RQProcessWorker(ProcessWorker):
     restart of a persistent Redis), and RQ refuses to start a second worker under that name."""
 
     def restart(self) -> RQProcessWorker:
-        argv = self.process.argv
-        argv[argv.index("--name") + 1] = _new_name()
+        self.process.argv[_name_at(self.process.argv)] = _new_name()
         return super().restart()
