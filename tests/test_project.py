@@ -24,7 +24,7 @@ PUBLIC = {
     "rq_cron",
     "rq_worker",
     "run_command",
-    "serve", "show", "start_redis", "stop_all",
+    "serve", "show", "start_redis", "stop_all", "timed", "wait_for",
 }  # fmt: skip
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._rq import rq_worker
     from ._rq_cron import rq_cron
     from ._serve import serve
+    from ._waiting import timed, wait_for
 
 _WHERE = {
     "WorkbookError": "._errors",
@@ -44,6 +45,8 @@ _WHERE = {
     "show": "._display",
     "start_redis": "._redis",
     "stop_all": "._registry",
+    "timed": "._waiting",
+    "wait_for": "._waiting",
 }
 
 __all__ = [
@@ -62,6 +65,8 @@ __all__ = [
     "show",
     "start_redis",
     "stop_all",
+    "timed",
+    "wait_for",
 ]
 
 
