@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kernels import group_members, living, run_json, start_kernel, wait_until_gone
 
-from workbook._watchdog import descendants
+from workbook._proctree import descendants
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

@@ -16,7 +16,8 @@ import pytest
 import redis
 
 import workbook as wb
-from workbook._redis import _launch, free_port
+from workbook._net import free_port
+from workbook._redis import launch
 
 
 def test_start_gives_a_private_loopback_server(redis_server):
@@ -77,7 +78,7 @@ def test_an_app_imported_before_start_redis_is_named_as_the_cause(redis_server):
 
 
 def test_a_users_redis_url_is_used_and_nothing_started(monkeypatch):
-    other = _launch(free_port(), "users-own-password-123")
+    other = launch(free_port(), "users-own-password-123")
     try:
         monkeypatch.setenv("REDIS_URL", other.url)
         handle = wb.start_redis()

@@ -52,12 +52,27 @@ def test_a_process_that_had_died_already_says_so(redis_server):
 
 def test_a_failed_stop_is_named_and_the_rest_still_stop(redis_server):
     _registry.put("stubborn", Stubborn())
-    report = wb.stop_all()
-    assert "stubborn server at http://127.0.0.1:1 (stop failed: RuntimeError: port still held)" in (
-        report
-    )
+    with pytest.raises(wb.WorkbookError) as error:
+        wb.stop_all()
+    report = error.value.stopped
+    failure = "stubborn server at http://127.0.0.1:1 (stop failed: RuntimeError: port still held)"
+    assert failure in report
+    assert failure in str(error.value) and "1 of 2 did not stop" in str(error.value)
     assert not redis_server.alive()
     assert wb.stop_all() == []
+
+
+def test_every_failure_is_named_after_everything_else_stopped(redis_server):
+    api = wb.serve("app_snippets.slow_report:app", process=True)
+    for name in ("one", "two"):
+        _registry.put(f"stubborn {name}", Stubborn())
+    with pytest.raises(wb.WorkbookError) as error:
+        wb.stop_all()
+    message = str(error.value)
+    assert message.count("(stop failed: RuntimeError: port still held)") == 2, message
+    assert "2 of 4 did not stop" in message and "Fix:" in message
+    assert not api.alive() and not redis_server.alive()
+    assert len(error.value.stopped) == 4 and wb.stop_all() == []
 
 
 def test_a_notebook_shows_the_report_as_the_cells_result():

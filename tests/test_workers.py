@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -9,23 +10,20 @@ from kernels import wait_until_gone
 
 import workbook as wb
 from app_snippets import quickstart_celery, quickstart_dramatiq, quickstart_rq
+from workbook._roundtrip import round_trip
+from workbook._waiting import WaitTimeout
 
 
 def celery_round_trip() -> int:
-    return quickstart_celery.add.delay(2, 3).get(timeout=10)
+    return round_trip(quickstart_celery.add, 2, 3).result
 
 
 def rq_round_trip() -> int:
-    job = quickstart_rq.queue().enqueue(quickstart_rq.add, 2, 3)
-    deadline = time.monotonic() + 10
-    while job.get_status(refresh=True) not in ("finished", "failed"):
-        assert time.monotonic() < deadline, "the RQ job never finished"
-        time.sleep(0.01)
-    return job.return_value()
+    return round_trip(quickstart_rq.add, 2, 3, queue=quickstart_rq.queue()).result
 
 
 def dramatiq_round_trip() -> int:
-    return quickstart_dramatiq.add.send(2, 3).get_result(block=True, timeout=10_000)
+    return round_trip(quickstart_dramatiq.add, 2, 3).result
 
 
 WORKERS = {
@@ -86,10 +84,7 @@ def test_a_worker_whose_app_does_not_import_fails_fast(redis_server, start, name
 def test_rq_process_worker_with_a_job_that_does_not_import_fails_the_job(redis_server):
     worker = wb.rq_worker(serializer="json", process=True)
     job = quickstart_rq.queue().enqueue("app_snippets.nope.add", 1, 2)
-    deadline = time.monotonic() + 10
-    while job.get_status(refresh=True) != "failed":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wb.wait_for(lambda: job.get_status(refresh=True) == "failed", 1, limit=10)
     # RQ's words for "cannot import that module" (FACTS.md): the notebooks explain them.
     assert "Invalid attribute name" in job.latest_result().exc_string
     worker.stop()
@@ -145,14 +140,11 @@ def test_stop_all_stops_every_worker_and_server(redis_server):
 
 
 def test_rq_work_horse_is_killed_with_its_worker(redis_server):
-    from workbook._watchdog import descendants
+    from workbook._proctree import descendants
 
     worker = wb.rq_worker(serializer="json", process=True)
     job = quickstart_rq.queue().enqueue("time.sleep", 60)
-    deadline = time.monotonic() + 10
-    while job.get_status(refresh=True) != "started":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wb.wait_for(lambda: job.get_status(refresh=True) == "started", 1, limit=10)
     below = descendants(worker.pid)
     assert below, "the work horse should run below the worker"
     worker.kill()
@@ -203,8 +195,7 @@ def test_dramatiq_thread_worker_enforces_time_limits(redis_server):
 
     wb.dramatiq_worker(broker)
     slow.send()
-    deadline = time.monotonic() + 10
-    while not outcome and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with contextlib.suppress(WaitTimeout):
+        wb.wait_for(lambda: outcome, 1, limit=10)
     assert outcome == ["stopped"], "time_limit was not enforced in the thread worker"
     wb.stop_all()

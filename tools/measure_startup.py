@@ -33,13 +33,14 @@ CELL = """
 import time, json
 t0 = time.perf_counter()
 import workbook as wb
+from workbook._roundtrip import round_trip
 wb.start_redis()
 t1 = time.perf_counter()
 {imports}
 t2 = time.perf_counter()
 worker = {start}
 t3 = time.perf_counter()
-result = {round_trip}
+result = round_trip({args}).result
 t4 = time.perf_counter()
 assert result == 5, result
 wb.stop_all()
@@ -51,21 +52,19 @@ CASES = {
     "celery": (
         "from app_snippets import quickstart_celery as q",
         "wb.celery_worker({target}, process={process})",
-        "q.add.delay(2, 3).get(timeout=10)",
+        "q.add, 2, 3",
         ("q.app", '"app_snippets.quickstart_celery:app"'),
     ),
     "rq": (
         "from app_snippets import quickstart_rq as q",
         'wb.rq_worker(["default"], serializer="json", process={process})',
-        "(lambda job: [time.sleep(0.002) for _ in iter(lambda: job.get_status(refresh=True)"
-        " in ('finished', 'failed'), True)] and job.return_value() or job.return_value())"
-        "(q.queue().enqueue(q.add, 2, 3))",
+        "q.add, 2, 3, queue=q.queue()",
         ("", ""),
     ),
     "dramatiq": (
         "from app_snippets import quickstart_dramatiq as q",
         'wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process={process})',
-        "q.add.send(2, 3).get_result(block=True, timeout=10_000)",
+        "q.add, 2, 3",
         ("", ""),
     ),
 }
@@ -75,18 +74,18 @@ def fresh_kernel_figures(repeats: int) -> None:
     print("Fresh kernel -> first task result (median of", repeats, "kernels; seconds)")
     print(f"{'queue':9} {'mode':8} {'kernel up':>9} {'imports':>8} {'ready':>7} {'result':>7}"
           f" {'start->result':>14}")  # fmt: skip
-    for name, (imports, start, round_trip, targets) in CASES.items():
+    for name, (imports, start, args, targets) in CASES.items():
         for process in (False, True):
             rows = []
             for _ in range(repeats):
-                rows.append(_one_kernel(imports, start, round_trip, targets, process))
+                rows.append(_one_kernel(imports, start, args, targets, process))
             med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
             print(f"{name:9} {'process' if process else 'thread':8} {med['kernel_up']:9.2f}"
                   f" {med['imports']:8.2f} {med['worker_ready']:7.3f} {med['first_result']:7.3f}"
                   f" {med['start_to_result']:14.3f}")  # fmt: skip
 
 
-def _one_kernel(imports, start, round_trip, targets, process) -> dict[str, float]:
+def _one_kernel(imports, start, args, targets, process) -> dict[str, float]:
     began = time.perf_counter()
     manager = KernelManager(kernel_name="python3")
     manager.start_kernel(cwd=str(ROOT), stderr=subprocess.DEVNULL)
@@ -98,7 +97,7 @@ def _one_kernel(imports, start, round_trip, targets, process) -> dict[str, float
         target = targets[1] if process else targets[0]
         code = CELL.format(
             imports=imports, start=start.format(target=target, process=process),
-            round_trip=round_trip,
+            args=args,
         )  # fmt: skip
         out: list[str] = []
         reply = client.execute_interactive(

@@ -4,7 +4,9 @@ A real Redis, real uvicorn servers and real Celery, RQ and Dramatiq workers, eac
 with one call, replaced when a cell is re-run, and gone when the kernel goes away.
 
 Each name is imported on first use (PEP 562): `workbook check` and a check's test process
-then do not pay for Celery, FastAPI and the rest before they need them.
+then do not pay for Celery, FastAPI and the rest before they need them. Each reports
+`workbook` as its module (as httpx's names do), so help() and tracebacks show the name a
+learner typed, `workbook.WorkbookError`, not the private module that defines it.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'workbook' has no attribute {name!r}")
     value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    value.__module__ = __name__
     globals()[name] = value  # once: later lookups do not come here
     return value
 

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from typing import Any
 
 from . import _registry
-from ._errors import WorkbookError
 from ._logs import LogBuffer
 from ._paths import import_path
 from ._redis import require
+from ._threads import ThreadHandle
 from ._workers import ProcessWorker, cli_flags, key
 
-READY_TIMEOUT = 15.0
 
-
-class CeleryThreadWorker:
+class CeleryThreadWorker(ThreadHandle):
     """A WorkController in a thread: fast to start, shares the kernel's imports."""
-
-    kind = "worker"
 
     def __init__(self, app: Any, **options: Any) -> None:
         from celery.contrib.testing.worker import TestWorkController
@@ -43,35 +37,16 @@ class CeleryThreadWorker:
         }
         settings.update(options)
         self.worker = TestWorkController(app=app, ready_callback=None, **settings)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="celery worker", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not self.worker._on_started.wait(0.05):
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise WorkbookError(
-                    f"The Celery worker for app {app.main!r} did not start"
-                    + (f": {self.error!r}" if self.error else "."),
-                    "check the broker URL (app.conf.broker_url) and the log lines below.",
-                    self._buffer.text(),
-                )
+        self._run_in_thread(self.worker.start, "celery worker")
+        self._wait_ready(
+            self.worker._on_started.is_set,
+            f"The Celery worker for app {app.main!r}",
+            "check the broker URL (app.conf.broker_url) and the log lines below.",
+        )
         _set_task_join_will_block(False)
 
-    def _run(self) -> None:
-        try:
-            self.worker.start()
-        except BaseException as exc:
-            self.error = exc
-
-    def logs(self, lines: int = 40) -> str:
-        return self._buffer.text(lines)
-
-    def stop(self) -> None:
+    def _request_stop(self) -> None:
         self.worker.stop(in_sighandler=False)
-        self.thread.join(15)
-        self._buffer.detach()
-        _registry.forget(self)
 
     def __repr__(self) -> str:
         return f"<celery thread worker {self.app.main!r}>"

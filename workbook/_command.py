@@ -8,17 +8,18 @@ handle comes back once the command printed its ready line or exited, with its ou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import sys
-import time
 from pathlib import Path
 
 from . import _registry
 from ._errors import WorkbookError
+from ._net import HOST, free_port
 from ._procs import ChildProcess, ProcessHandle
-from ._redis import free_port
-from ._workers import _slug
+from ._waiting import WaitTimeout, wait_for
+from ._workers import slug
 
 
 class Command(ProcessHandle):
@@ -28,7 +29,7 @@ class Command(ProcessHandle):
 
     def __init__(self, command: str, cwd: Path, ready: str | None, timeout: float) -> None:
         self.port = free_port() if "{port}" in command else None
-        self.url = f"http://127.0.0.1:{self.port}" if self.port else None
+        self.url = f"http://{HOST}:{self.port}" if self.port else None
         command = command.replace("{port}", str(self.port))
         self.command, self.cwd, self.ready, self.timeout = command, cwd, ready, timeout
         argv = ["/bin/sh", "-c", f"cd {shlex.quote(str(cwd))} && exec {command}"]
@@ -36,23 +37,25 @@ class Command(ProcessHandle):
         # the command finds its modules the way it would in a terminal, or does not.
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         env = {"PATH": path, "PYTHONPATH": ""}
-        self.process = ChildProcess(f"command-{_slug(command)}", argv, env)
+        self.process = ChildProcess(f"command-{slug(command)}", argv, env)
         self._start()
 
     def _start(self) -> None:
         self.process.start()
-        deadline = time.monotonic() + self.timeout
-        while self.alive() and not (self.ready and self.ready in self.logs(400)):
-            if time.monotonic() > deadline:
-                logs = self.logs()
-                self.process.kill()
-                raise WorkbookError(
-                    f"`{self.command}` (in {self.cwd}) printed no {self.ready!r} within "
-                    f"{self.timeout:.0f} s; stopped it",
-                    "read its output below; on a busy machine, pass a longer timeout=",
-                    logs,
-                )
-            time.sleep(0.05)
+        with contextlib.suppress(WaitTimeout):
+            wait_for(self._ready_or_exited, self.timeout, limit=self.timeout, poll=0.05)
+        if not self._ready_or_exited():
+            logs = self.logs()
+            self.process.kill()
+            raise WorkbookError(
+                f"`{self.command}` (in {self.cwd}) printed no {self.ready!r} within "
+                f"{self.timeout:.0f} s; stopped it",
+                "read its output below; on a busy machine, pass a longer timeout=",
+                logs,
+            )
+
+    def _ready_or_exited(self) -> bool:
+        return not self.alive() or bool(self.ready and self.ready in self.logs(400))
 
     @property
     def returncode(self) -> int | None:
@@ -64,10 +67,6 @@ class Command(ProcessHandle):
         """Wait until the command exits (at most `timeout` s) and return its exit code."""
         assert self.process.popen is not None
         return self.process.popen.wait(timeout)
-
-    def stop(self) -> None:
-        self.process.stop()
-        _registry.forget(self)
 
     def __repr__(self) -> str:
         state = "running" if self.alive() else f"exited with code {self.returncode}"

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from ._display import table
 from ._paths import ROOT
@@ -104,7 +105,7 @@ def _users_redis() -> tuple[bool, str, str]:
     """REDIS_URL, when the user set one, is the Redis every notebook will use: check it."""
     import redis
 
-    from ._redis import _safe, ping
+    from ._redis import ping, safe_url
 
     url = os.environ["REDIS_URL"]
     try:
@@ -112,17 +113,18 @@ def _users_redis() -> tuple[bool, str, str]:
     except redis.RedisError as exc:
         return (
             False,
-            f"REDIS_URL={_safe(url)} does not answer ({exc})",
+            f"REDIS_URL={safe_url(url)} does not answer ({exc})",
             ("start that server, or unset REDIS_URL so that the workbook starts its own."),
         )
-    return True, f"REDIS_URL={_safe(url)} answers; the notebooks will use it", ""
+    return True, f"REDIS_URL={safe_url(url)} answers; the notebooks will use it", ""
 
 
 @contextlib.contextmanager
 def _private_redis() -> Iterator[str]:
-    from ._redis import _launch, free_port
+    from ._net import free_port
+    from ._redis import launch
 
-    server = _launch(free_port(), secrets.token_urlsafe(16))
+    server = launch(free_port(), secrets.token_urlsafe(16))
     try:
         yield server.url
     finally:
@@ -136,12 +138,18 @@ def _served_app() -> tuple[bool, str, str]:
 
     app = FastAPI()
     app.get("/ping")(lambda: {"pong": True})
-    server = ThreadServer(app, "doctor", None)
-    try:
+    with ThreadServer(app, "doctor", None) as server:
         answer = server.client.get("/ping").json()
-    finally:
-        server.stop()
     return answer == {"pong": True}, f"GET /ping answered {answer}", ""
+
+
+def _through(worker: Any, library: str, task: Any, queue: Any = None) -> tuple[bool, str, str]:
+    """add(2, 3) through `task` to `worker` ("a Celery"; stopped afterwards in any case)."""
+    from ._roundtrip import round_trip
+
+    with worker:
+        result = round_trip(task, 2, 3, queue=queue, timeout=5).result
+    return result == 5, f"add(2, 3) -> {result} through {library} worker", ""
 
 
 def _celery(url: str) -> tuple[bool, str, str]:
@@ -156,12 +164,7 @@ def _celery(url: str) -> tuple[bool, str, str]:
     def add(x: int, y: int) -> int:
         return x + y
 
-    worker = CeleryThreadWorker(app, pool="solo", concurrency=1)
-    try:
-        result = add.delay(2, 3).get(timeout=5)
-    finally:
-        worker.stop()
-    return result == 5, f"add(2, 3) -> {result} through a Celery worker", ""
+    return _through(CeleryThreadWorker(app, pool="solo", concurrency=1), "a Celery", add)
 
 
 def _rq(url: str) -> tuple[bool, str, str]:
@@ -169,19 +172,11 @@ def _rq(url: str) -> tuple[bool, str, str]:
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    from ._logs import LogBuffer
-    from ._rq import _ThreadWorker
+    from ._rq import RQThreadWorker
 
-    quiet = LogBuffer(("rq",))  # the worker's log lines would flood the table
-    connection = redis.Redis.from_url(url)
-    queue = Queue("doctor", connection=connection, serializer=JSONSerializer)
-    job = queue.enqueue(operator.add, 2, 3)
-    try:
-        _ThreadWorker([queue], connection=connection, serializer=JSONSerializer).work(burst=True)
-    finally:
-        quiet.detach()
-    result = job.return_value(refresh=True)
-    return result == 5, f"add(2, 3) -> {result} through an RQ worker", ""
+    queue = Queue("doctor", connection=redis.Redis.from_url(url), serializer=JSONSerializer)
+    worker = RQThreadWorker(["doctor"], JSONSerializer, False, url=url)
+    return _through(worker, "an RQ", operator.add, queue)
 
 
 def _dramatiq(url: str) -> tuple[bool, str, str]:
@@ -190,17 +185,12 @@ def _dramatiq(url: str) -> tuple[bool, str, str]:
     from dramatiq.results import Results
     from dramatiq.results.backends.redis import RedisBackend
 
+    from ._dramatiq import DramatiqThreadWorker
+
     broker = RedisBroker(url=url)
-    backend = RedisBackend(url=url)
-    broker.add_middleware(Results(backend=backend))
+    broker.add_middleware(Results(backend=RedisBackend(url=url)))
     add = dramatiq.actor(operator.add, broker=broker, actor_name="doctor_add", store_results=True)
-    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
-    worker.start()
-    try:
-        result = add.send(2, 3).get_result(backend=backend, block=True, timeout=5000)
-    finally:
-        worker.stop()
-    return result == 5, f"add(2, 3) -> {result} through a Dramatiq worker", ""
+    return _through(DramatiqThreadWorker(broker, threads=1), "a Dramatiq", add)
 
 
 def _run(name: str, probe: Callable[[], tuple[bool, str, str]], fix: str) -> Check:

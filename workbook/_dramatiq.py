@@ -14,6 +14,7 @@ from . import _registry
 from ._logs import LogBuffer
 from ._paths import import_path
 from ._redis import require
+from ._threads import ThreadHandle
 from ._workers import ProcessWorker, cli_flags, key
 
 
@@ -57,10 +58,11 @@ def _start_time_limits(broker: dramatiq.Broker) -> None:
             manager.start()  # (a thread can be started only once)
 
 
-class DramatiqThreadWorker:
-    """dramatiq.Worker in threads of the kernel: what the CLI runs in each of its processes."""
+class DramatiqThreadWorker(ThreadHandle):
+    """dramatiq.Worker in threads of the kernel: what the CLI runs in each of its processes.
+    Its start returns with the threads running; a stop waits for tasks that run."""
 
-    kind = "worker"
+    stop_timeout = 10.0
 
     def __init__(self, broker: dramatiq.Broker, threads: int = 4, **options: Any) -> None:
         self.broker = broker
@@ -76,24 +78,25 @@ class DramatiqThreadWorker:
             ", ".join(sorted(broker.get_declared_queues())) or "(none declared yet)",
         )
 
-    def logs(self, lines: int = 40) -> str:
-        return self._buffer.text(lines)
-
     def join(self) -> None:
         """Wait until every queue of the broker is empty and no message is in flight."""
         for queue in self.broker.get_declared_queues():
             self.broker.join(queue)
         self.worker.join()
 
-    def stop(self) -> None:
-        self.worker.stop(timeout=10_000)
+    def _threads(self) -> list[threading.Thread]:
+        return [*self.worker.workers, *self.worker.consumers.values()]
+
+    def _join(self, timeout: float) -> None:
+        self.worker.stop(timeout=int(timeout * 1000))  # it joins its threads itself
+
+    def _release(self) -> None:
         # The worker leaves a middleware on the broker that adds a consumer for every queue
         # declared later; a stopped worker's consumer would take messages and never run them.
         self.broker.middleware[:] = [
             m for m in self.broker.middleware if getattr(m, "worker", None) is not self.worker
         ]
-        self._buffer.detach()
-        _registry.forget(self)
+        super()._release()
 
     def __repr__(self) -> str:
         return f"<dramatiq thread worker {type(self.broker).__name__}>"

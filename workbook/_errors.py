@@ -10,6 +10,8 @@ class WorkbookError(RuntimeError):
     process involved, so a learner never has to guess from a bare traceback.
     """
 
+    __module__ = "workbook"  # a traceback's last line shows it before anything named it
+
     def __init__(self, what: str, fix: str, logs: str = "") -> None:
         self.what, self.fix, self.logs = what, fix, logs
         message = f"{what}\n  Fix: {fix}"

@@ -15,38 +15,31 @@ import secrets
 import sys
 from typing import Any
 
-import httpx
-
 from . import _registry
+from ._net import HOST, HttpHandle, PortInUse, check_free, free_port, kept_port
 from ._paths import import_path
 from ._procs import ChildProcess, ProcessHandle
-from ._redis import free_port, require
-from ._serve import _bind, _port_in_use
+from ._redis import require
 
-HOST = "127.0.0.1"
 USER = "workbook"
 _PASSWORD = secrets.token_urlsafe(16)  # one per kernel: a re-run cell keeps the same login
 
 
-class FlowerServer(ProcessHandle):
+class FlowerServer(HttpHandle, ProcessHandle):
     """Flower in a child process: `.url` (its UI), `.api(path)`, `.client`, `.logs()`."""
 
-    kind = "server"
-
-    def __init__(self, target: str, port: int, options: dict[str, Any]) -> None:
-        self.target, self.port = target, port
-        self.url = f"http://{HOST}:{port}"
+    def __init__(self, target: str, port: int | None, options: dict[str, Any]) -> None:
+        check_free(port)  # a clear error now rather than a crashed child later
         self.user, self.password = USER, _PASSWORD
-        self.client = httpx.Client(
-            base_url=self.url, timeout=10, trust_env=False, auth=(self.user, self.password)
-        )
-        flags = _flags({"address": HOST, "port": port, **options})
+        super().__init__(target, port or free_port(), timeout=10, auth=(USER, _PASSWORD))
+        self.target = target
+        flags = _flags({"address": HOST, "port": self.port, **options})
         argv = [sys.executable, "-m", "celery", "-A", target, "flower", *flags]
         env = {
             "FLOWER_BASIC_AUTH": f"{self.user}:{self.password}",
             "FLOWER_UNAUTHENTICATED_API": "",
         }
-        self.process = ChildProcess(f"flower-{port}", argv, env=env)
+        self.process = ChildProcess(f"flower-{self.port}", argv, env=env)
         self._start()
 
     def _start(self) -> None:
@@ -69,7 +62,7 @@ class FlowerServer(ProcessHandle):
                 ' "app_snippets.celery_flower:app".',
             )
         if "already in use" in logs.lower():
-            error = _port_in_use(self.port)
+            error = PortInUse(self.port)
             return error.what, error.fix
         return (f"Flower for {self.target!r} did not start.", "read the log lines below.")
 
@@ -78,11 +71,6 @@ class FlowerServer(ProcessHandle):
         response = self.client.get(f"/api/{path.lstrip('/')}", params=params)
         response.raise_for_status()
         return response.json()
-
-    def stop(self) -> None:
-        self.process.stop()
-        self.client.close()
-        _registry.forget(self)
 
     def __repr__(self) -> str:
         state = "running" if self.alive() else "stopped"
@@ -117,12 +105,8 @@ def flower(app: Any, *, port: int | None = None, **options: Any) -> FlowerServer
     if broker is None or broker.startswith(("redis://", "rediss://", "unix://")):
         require(broker, "Flower")
     key = f"flower {target}"
-    old = _registry.get(key)
-    if port is None and isinstance(old, FlowerServer):
-        port = old.port
-    elif port is not None and not (isinstance(old, FlowerServer) and old.port == port):
-        _bind(port).close()  # a clear error now rather than a crashed child later
-    return _registry.replace(key, lambda: FlowerServer(target, port or free_port(), options))
+    port = kept_port(_registry.get(key), FlowerServer, port)
+    return _registry.replace(key, lambda: FlowerServer(target, port, options))
 
 
 def _flags(options: dict[str, Any]) -> list[str]:

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from . import _watchdog
+from . import _proctree, _watchdog
 from ._errors import WorkbookError
 from ._paths import ROOT, child_env, runtime_dir
+from ._registry import Handle
+from ._waiting import WaitTimeout, wait_for
 
 READY_TIMEOUT = 15.0
-Handle = TypeVar("Handle", bound="ProcessHandle")
+Same = TypeVar("Same", bound="ProcessHandle")
 
 
-class ProcessHandle:
-    """What every handle on a child process offers; subclasses set `.process` and `_start()`."""
+class ProcessHandle(Handle):
+    """What every handle on a child process offers; subclasses set `.process` and `_start()`.
+    A context manager too: `with wb.serve(..., process=True) as api:` stops it at the end."""
 
     process: ChildProcess
 
@@ -45,7 +46,12 @@ class ProcessHandle:
         """SIGKILL the process and its children at once, as a crash or an OOM kill would."""
         self.process.kill()
 
-    def restart(self: Handle) -> Handle:
+    def stop(self) -> None:
+        """SIGTERM the process and its children, SIGKILL what is left after 10 s."""
+        self.process.stop()
+        self._release()
+
+    def restart(self: Same) -> Same:
         """Start the same command again (after a kill, or to pick up code edits)."""
         if self.process.alive():
             self.process.stop()
@@ -98,29 +104,35 @@ class ChildProcess:
         timeout: float = READY_TIMEOUT,
     ) -> None:
         """Poll `ready()` until true; on exit or time-out, kill and raise with the cause."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        seen = False
+
+        def ready_or_gone() -> bool:
+            nonlocal seen
             if not self.alive():
-                logs = self.logs()
-                what, fix = explain(logs)
-                code = self.popen.returncode if self.popen else "?"
-                raise WorkbookError(f"{what} (the process exited with code {code})", fix, logs)
+                return True
             with contextlib.suppress(Exception):
-                if ready():
-                    return
-            time.sleep(0.02)
+                seen = bool(ready())
+            return seen
+
+        with contextlib.suppress(WaitTimeout):
+            wait_for(ready_or_gone, timeout, limit=timeout)
+        if seen:
+            return
         logs = self.logs()
-        self.kill()
         what, fix = explain(logs)
+        if not self.alive():
+            code = self.popen.returncode if self.popen else "?"
+            raise WorkbookError(f"{what} (the process exited with code {code})", fix, logs)
+        self.kill()
         raise WorkbookError(f"{what} (not ready after {timeout:.0f} s; stopped it)", fix, logs)
 
     def signal_group(self, sig: int) -> None:
         """Signal the child's process group and any descendant that left it."""
         if self.popen is None:
             return
-        if self.popen.returncode is not None and _pid_taken(self.popen.pid):
+        if self.popen.returncode is not None and _proctree.pid_taken(self.popen.pid):
             return  # ours was reaped (killed in a demo, say): that pid is a stranger's now
-        _watchdog.kill_tree(self.popen.pid, sig)
+        _proctree.kill_tree(self.popen.pid, sig)
 
     def kill(self) -> None:
         """SIGKILL the whole group at once: for crash demos, and the last resort of stop()."""
@@ -142,15 +154,3 @@ class ChildProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(5)
         _watchdog.forget(self.popen.pid)
-
-
-def _pid_taken(pid: int) -> bool:
-    """Whether a process runs under `pid`. (A group id stays reserved while the group has
-    members, so a group whose leader is gone, with no process under its id, is still ours.)"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

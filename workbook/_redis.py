@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import random
 import secrets
 import shutil
-import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -14,31 +12,12 @@ import redis
 
 from . import _redis_death, _registry
 from ._errors import WorkbookError
+from ._net import HOST, free_port
 from ._procs import ChildProcess
 
 KEY = "redis"
 _last_address: tuple[int, str] | None = None  # (port, password) of this kernel's last server
 _OURS = "WORKBOOK_REDIS_URL"  # set beside REDIS_URL, so we can tell our server from the user's
-
-
-# Ports for servers the workbook starts: below the ephemeral ranges (Linux 32768-60999, macOS
-# 49152-65535) that outgoing connections draw from, so none can take a port between the
-# moment it is picked and the moment a child process binds it (or binds it again on restart).
-_SERVER_PORTS = range(20000, 32000)
-
-
-def free_port() -> int:
-    """A loopback port that nothing listens on now, for a child process to bind."""
-    for port in random.sample(_SERVER_PORTS, 50):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as sock:  # a crowded range: let the system choose
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def find_server_binary() -> tuple[str, str]:
@@ -83,21 +62,21 @@ def require(url: str | None = None, who: str = "This") -> None:
         workbook_url = os.environ.get(_OURS)
         if workbook_url and not ours and os.environ.get("REDIS_URL") == workbook_url:
             raise WorkbookError(
-                f"{who} is configured for Redis at {_safe(url)}, which does not answer, but the"
-                f" workbook's Redis is at {_safe(workbook_url)}: the module that made the app"
+                f"{who} is configured for Redis at {safe_url(url)}, which does not answer, but the"
+                f" workbook's Redis is at {safe_url(workbook_url)}: the module that made the app"
                 " was most likely imported before wb.start_redis() set REDIS_URL.",
                 "restart the kernel and run wb.start_redis() before importing the module (or"
                 " reload it: importlib.reload(module)).",
             ) from None
         raise WorkbookError(
-            f"Redis at {_safe(url)} does not answer ({exc}).",
+            f"Redis at {safe_url(url)} does not answer ({exc}).",
             "the server started by wb.start_redis() has stopped: run `wb.start_redis()` again."
             if ours
             else "start that server, or unset REDIS_URL so that wb.start_redis() starts one.",
         ) from None
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -105,7 +84,7 @@ def _safe(url: str) -> str:
 
 
 @dataclass
-class RedisServer:
+class RedisServer(_registry.Handle):
     """A handle on the Redis in use. `.url` includes the password; `.client()` talks to it."""
 
     url: str
@@ -160,7 +139,7 @@ class RedisServer:
         if self.process is not None:
             _redis_death.stopping(self)
             self.process.stop(timeout=5)
-        _registry.forget(self)
+        self._release()
         if os.environ.get(_OURS) == self.url and os.environ.get("REDIS_URL") == self.url:
             del os.environ["REDIS_URL"]
 
@@ -168,10 +147,10 @@ class RedisServer:
         pid = ""
         if self.process:
             pid = f" pid {self.pid}" + ("" if self.process.alive() else " (stopped)")
-        return f"<Redis {_safe(self.url)} from {self.source}{pid}>"
+        return f"<Redis {safe_url(self.url)} from {self.source}{pid}>"
 
 
-def _launch(port: int, password: str, config: dict[str, object] | None = None) -> RedisServer:
+def launch(port: int, password: str, config: dict[str, object] | None = None) -> RedisServer:
     binary, source = find_server_binary()
     workdir = ChildProcess("redis", []).log_path.parent / f"redis-{port}"
     workdir.mkdir(exist_ok=True, mode=0o700)
@@ -181,7 +160,7 @@ def _launch(port: int, password: str, config: dict[str, object] | None = None) -
     password_file.touch(mode=0o600)
     password_file.write_text(f"requirepass {password}\n", encoding="utf-8")
     argv = [
-        binary, str(password_file), "--bind", "127.0.0.1", "--port", str(port),
+        binary, str(password_file), "--bind", HOST, "--port", str(port),
         "--protected-mode", "yes", "--save", "", "--appendonly", "no",
         "--dir", str(workdir), "--daemonize", "no", "--logfile", "",
     ]  # fmt: skip
@@ -189,7 +168,7 @@ def _launch(port: int, password: str, config: dict[str, object] | None = None) -
         argv += [f"--{name}", str(value)]
     process = ChildProcess(f"redis-{port}", argv)
     process.start()
-    url = f"redis://:{password}@127.0.0.1:{port}/0"
+    url = f"redis://:{password}@{HOST}:{port}/0"
     _wait_until_up(process, url)
     return RedisServer(url=url, binary=binary, source=source, process=process)
 
@@ -199,7 +178,7 @@ def _wait_until_up(process: ChildProcess, url: str) -> None:
     process.wait_ready(
         lambda: ping(url, timeout=0.5) is None,
         lambda logs: (
-            f"The Redis server ({binary}) did not start on 127.0.0.1:{port}.",
+            f"The Redis server ({binary}) did not start on {HOST}:{port}.",
             "if the log says the address is in use, run wb.start_redis() again (it picks"
             " a new port); otherwise set REDIS_URL to a Redis of your own.",
         ),
@@ -221,7 +200,7 @@ def _start_demo(name: str, config: dict[str, object]) -> RedisServer:
             f"use only {', '.join(sorted(DEMO_SETTINGS))} (e.g. {{'appendonly': 'yes'}}).",
         )
     return _registry.replace(  # a re-run cell replaces the demo's server
-        f"{KEY} {name}", lambda: _launch(free_port(), secrets.token_urlsafe(16), config)
+        f"{KEY} {name}", lambda: launch(free_port(), secrets.token_urlsafe(16), config)
     )
 
 
@@ -271,7 +250,7 @@ def start_redis(name: str | None = None, config: dict[str, object] | None = None
         # Same port and password as before, even after stop_all(): teaching modules read
         # REDIS_URL when imported, and a re-run notebook must find the server they know.
         try:
-            handle = _launch(*_last_address)
+            handle = launch(*_last_address)
         except WorkbookError:
             print(
                 f"Port {_last_address[0]} is taken now: Redis starts on a new port. Modules"
@@ -279,7 +258,7 @@ def start_redis(name: str | None = None, config: dict[str, object] | None = None
                 " kernel (Kernel > Restart) if a cell cannot reach Redis."
             )
     if handle is None:
-        handle = _launch(free_port(), secrets.token_urlsafe(16))
+        handle = launch(free_port(), secrets.token_urlsafe(16))
     parts = urlsplit(handle.url)
     _last_address = (parts.port or 0, parts.password or "")
     os.environ["REDIS_URL"] = os.environ[_OURS] = handle.url

@@ -122,11 +122,11 @@ def _describe(handle: Any) -> str:
 
 def message(death: Death) -> str:
     """What the learner reads: what died, what fails now, what went with it, and the fix."""
-    from ._redis import _safe
+    from ._redis import safe_url
 
     server = death.server
     text = (
-        f"The workbook's Redis ({_safe(server.url)}, pid {server.pid}) has stopped"
+        f"The workbook's Redis ({safe_url(server.url)}, pid {server.pid}) has stopped"
         f" ({_how(death.code)}): every call to it fails until it runs again. Run"
         " wb.start_redis() to start a new one at the same address; it starts empty (the"
         " tasks, jobs and results kept in the old one are gone)."

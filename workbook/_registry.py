@@ -6,11 +6,39 @@ import atexit
 import gc
 import re
 import threading
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, TypeVar
+
+from ._errors import WorkbookError
+
+H = TypeVar("H", bound="Handle")
 
 
 class Stoppable(Protocol):
     def stop(self) -> None: ...
+
+
+class Handle:
+    """What every handle offers besides `.stop()`: `with wb.serve(app) as api:` stops it at
+    the end of the block, an error or not."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """What every stop ends with (subclasses add theirs and call super): the name goes."""
+        forget(self)
+
+    def __enter__(self: H) -> H:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 _lock = threading.RLock()
@@ -63,12 +91,30 @@ class Stopped(list):
         printer.text(repr(self))
 
 
+class StopFailed(WorkbookError):
+    """Some handles did not stop; the rest did. `.stopped` is the whole report."""
+
+    def __init__(self, stopped: list[str], failures: list[str]) -> None:
+        self.stopped = Stopped(stopped)
+        super().__init__(
+            f"{len(failures)} of {len(stopped)} did not stop cleanly (the rest did):\n    "
+            + "\n    ".join(failures),
+            "read each error above; a thread that does not end (a task that never returns)"
+            " goes only with the kernel: restart it (Kernel > Restart).",
+        )
+
+
 def stop_all() -> Stopped:
     """Stop everything this kernel started: workers first, then servers, then Redis.
 
-    Returns one line per thing stopped (a failed stop says so), which a notebook shows.
+    Returns one line per thing stopped, which a notebook shows. When a stop fails, the
+    rest are stopped all the same, then one WorkbookError names each failure.
     """
-    return Stopped(_stop_everything())
+    stopped = _stop_everything()
+    failures = [line for line in stopped if " (stop failed: " in line]
+    if failures:
+        raise StopFailed(stopped, failures)
+    return Stopped(stopped)
 
 
 def _stop_everything() -> list[str]:
@@ -88,8 +134,8 @@ def _stop_everything() -> list[str]:
             gc.collect()
         try:
             handle.stop()
-        except Exception as exc:  # stop the rest anyway; say which one failed
-            label += f" (stop failed: {type(exc).__name__}: {exc})"
+        except Exception as exc:  # stop the rest first; stop_all() then names each failure
+            label += f" (stop failed: {type(exc).__name__}: {_first_line(exc)})"
         stopped.append(label)
     return stopped
 
@@ -101,6 +147,10 @@ def _running_now(handle: Stoppable) -> bool:
         return bool(alive()) if callable(alive) else True
     except Exception:
         return True
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [""])[0]
 
 
 def _label(handle: Stoppable) -> str:

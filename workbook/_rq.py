@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -22,13 +21,12 @@ from rq.serializers import resolve_serializer
 from rq.timeouts import TimerDeathPenalty
 
 from . import _registry
-from ._errors import WorkbookError
 from ._logs import LogBuffer
 from ._procs import ChildProcess
 from ._redis import require
+from ._threads import ThreadHandle
 from ._workers import ProcessWorker, cli_flags, key
 
-READY_TIMEOUT = 15.0
 SERIALIZERS = {
     "json": "rq.serializers.JSONSerializer",
     "pickle": "rq.serializers.DefaultSerializer",
@@ -87,54 +85,39 @@ class _ThreadWorker(SimpleWorker):
         return None
 
 
-class RQThreadWorker:
-    """An RQ worker in a thread of the kernel."""
-
-    kind = "worker"
+class RQThreadWorker(ThreadHandle):
+    """An RQ worker in a thread of the kernel (on REDIS_URL, or the `url` given)."""
 
     def __init__(
-        self, queues: Sequence[str], serializer: Any, with_scheduler: bool, **options: Any
+        self,
+        queues: Sequence[str],
+        serializer: Any,
+        with_scheduler: bool,
+        url: str | None = None,
+        **options: Any,
     ):
         self.queue_names = list(queues)
-        connection = redis.Redis.from_url(os.environ["REDIS_URL"])
+        connection = redis.Redis.from_url(url or os.environ["REDIS_URL"])
         self._buffer = LogBuffer(("rq",))
         self.worker = _ThreadWorker(
             self.queue_names, connection=connection, serializer=serializer, **options
         )
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._run, args=(with_scheduler,), name="rq worker", daemon=True
+        self._run_in_thread(
+            lambda: self.worker.work(with_scheduler=with_scheduler, logging_level="INFO"),
+            "rq worker",
         )
-        self.thread.start()
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not self.worker.ready.wait(0.05):
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise WorkbookError(
-                    f"The RQ worker for {self.queue_names} did not start"
-                    + (f": {self.error!r}" if self.error else "."),
-                    "check that Redis runs (wb.start_redis()) and read the log lines below.",
-                    self._buffer.text(),
-                )
-
-    def _run(self, with_scheduler: bool) -> None:
-        try:
-            self.worker.work(with_scheduler=with_scheduler, logging_level="INFO")
-        except BaseException as exc:
-            self.error = exc
+        self._wait_ready(
+            self.worker.ready.is_set,
+            f"The RQ worker for {self.queue_names}",
+            "check that Redis runs (wb.start_redis()) and read the log lines below.",
+        )
 
     @property
     def name(self) -> str:
         return self.worker.name
 
-    def logs(self, lines: int = 40) -> str:
-        return self._buffer.text(lines)
-
-    def stop(self) -> None:
+    def _request_stop(self) -> None:
         self.worker._stop_requested = True
-        self.thread.join(15)
-        self._buffer.detach()
-        _registry.forget(self)
 
     def __repr__(self) -> str:
         return f"<rq thread worker {self.name} on {self.queue_names}>"

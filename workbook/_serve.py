@@ -9,63 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import socket
 import sys
-import threading
-import time
 from typing import Any
 
-import httpx
 import uvicorn
 
 from . import _registry
 from ._errors import WorkbookError
 from ._logs import LogBuffer
+from ._net import HOST, HttpHandle, PortInUse, bind, check_free, free_port, kept_port
 from ._paths import import_path
 from ._procs import ChildProcess, ProcessHandle
-from ._redis import free_port
-
-HOST = "127.0.0.1"
-
-
-def _bind(port: int | None) -> socket.socket:
-    # proto=IPPROTO_TCP matters: asyncio turns Nagle off only on sockets that say TCP, and
-    # without that every keep-alive response waits 40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, port or 0))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise _port_in_use(port or 0) from None
-        raise
-    return sock
-
-
-def _port_in_use(port: int) -> WorkbookError:
-    return WorkbookError(
-        f"Port {port} on {HOST} is already in use by another program.",
-        f"leave out port= to let the workbook pick a free port, or stop what holds it"
-        f" (`lsof -i :{port}` shows it; wb.stop_all() stops what this kernel started).",
-    )
-
-
-class _Served:
-    """What both kinds of server share: the URL, an httpx client, and log lines."""
-
-    kind = "server"
-
-    def __init__(self, name: str, port: int) -> None:
-        self.name, self.port = name, port
-        self.url = f"http://{HOST}:{port}"
-        # trust_env=False: a proxy set in the environment must not swallow loopback calls.
-        self.client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name} at {self.url}>"
+from ._threads import ThreadHandle
 
 
 def _reset_uvicorn_logging() -> None:
@@ -80,72 +37,55 @@ def _reset_uvicorn_logging() -> None:
             logger.propagate = True
 
 
-class ThreadServer(_Served):
-    """uvicorn.Server in a thread of this kernel. Stop with `.stop()`."""
+class ThreadServer(HttpHandle, ThreadHandle):
+    """uvicorn.Server in a thread of this kernel. Stop with `.stop()`, or use `with`."""
+
+    kind = "server"
+    stop_timeout = 12.0  # then force_exit, and 5 s more
 
     def __init__(self, app: Any, name: str, port: int | None) -> None:
-        sock = _bind(port)
+        sock = bind(port)
         super().__init__(name, sock.getsockname()[1])
         config = uvicorn.Config(
             app, log_config=None, log_level="info", timeout_graceful_shutdown=10
         )
         self.server = uvicorn.Server(config)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._run, args=(sock,), name=f"uvicorn {name}", daemon=True
-        )
         _reset_uvicorn_logging()
-        self._buffer = LogBuffer(
-            ("uvicorn",), accept=lambda record: record.thread == self.thread.ident
+        self._buffer = LogBuffer(("uvicorn",), accept=self._from_our_thread)
+        self._run_in_thread(lambda: self._serve(sock), f"uvicorn {name}")
+        self._wait_ready(
+            lambda: self.server.started,
+            f"The app {self.name}",
+            "look at the log lines below: most often the app's startup (lifespan) code raised.",
         )
-        self.thread.start()
-        self._wait_started()
 
-    def _run(self, sock: socket.socket) -> None:
+    def _from_our_thread(self, record: logging.LogRecord) -> bool:
+        return self.thread is not None and record.thread == self.thread.ident
+
+    def _serve(self, sock: socket.socket) -> None:
         # A loop of our own, not asyncio.run(): that one is broken by nest_asyncio.apply().
         loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self.server.serve(sockets=[sock]))
-        except BaseException as exc:
-            self.error = exc
         finally:
             sock.close()
             loop.close()
 
-    def _wait_started(self) -> None:
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise WorkbookError(
-                    f"The app {self.name} did not start"
-                    + (f": {self.error!r}" if self.error else "."),
-                    "look at the log lines below: most often the app's startup (lifespan)"
-                    " code raised.",
-                    self._buffer.text(),
-                )
-            time.sleep(0.01)
-
-    def logs(self, lines: int = 40) -> str:
-        return self._buffer.text(lines)
-
-    def stop(self) -> None:
+    def _request_stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(12)
-        if self.thread.is_alive():
+
+    def _join(self, timeout: float) -> None:
+        super()._join(timeout)
+        if self.running():  # requests still open after the graceful wait: cut them
             self.server.force_exit = True
-            self.thread.join(5)
-        self.client.close()
-        self._buffer.detach()
-        _registry.forget(self)
+            super()._join(5)
 
 
-class ProcessServer(_Served, ProcessHandle):
+class ProcessServer(HttpHandle, ProcessHandle):
     """`python -m uvicorn module:attr` as a child process: it can be killed and restarted."""
 
     def __init__(self, target: str, name: str, port: int | None) -> None:
-        if port is not None:
-            _bind(port).close()  # a clear error now rather than a crashed child later
+        check_free(port)  # a clear error now rather than a crashed child later
         super().__init__(name, port or free_port())
         argv = [sys.executable, "-m", "uvicorn", target, "--host", HOST,
                 "--port", str(self.port), "--log-level", "info"]  # fmt: skip
@@ -155,15 +95,11 @@ class ProcessServer(_Served, ProcessHandle):
 
     def _start(self) -> None:
         self.process.start()
-        self.process.wait_ready(self._accepting, self._explain)
-
-    def _accepting(self) -> bool:
-        with socket.create_connection((HOST, self.port), timeout=0.2):
-            return True
+        self.process.wait_ready(self.accepting, self._explain)
 
     def _explain(self, logs: str) -> tuple[str, str]:
         if "address already in use" in logs.lower():
-            error = _port_in_use(self.port)
+            error = PortInUse(self.port)
             return error.what, error.fix
         if "Error loading ASGI app" in logs or ("Error" in logs and "import" in logs.lower()):
             return (
@@ -179,11 +115,6 @@ class ProcessServer(_Served, ProcessHandle):
     def terminate(self, timeout: float = 30) -> None:
         """SIGTERM: uvicorn's graceful shutdown, which lets running background tasks finish."""
         self.process.stop(timeout)
-
-    def stop(self) -> None:
-        self.process.stop()
-        self.client.close()
-        _registry.forget(self)
 
 
 def _name_of(app: Any) -> str:
@@ -204,9 +135,7 @@ def serve(
     """
     key_name = name or _name_of(app)
     key = f"server {key_name}"
-    old = _registry.get(key)
-    if port is None and isinstance(old, _Served):
-        port = old.port
+    port = kept_port(_registry.get(key), HttpHandle, port)
 
     def start() -> ThreadServer | ProcessServer:
         if process:

@@ -16,14 +16,18 @@ still known, and a reused pid is not mistaken for it). The watchdog runs as a sc
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
-import time
+
+if __package__:
+    from . import _proctree as tree
+else:  # run as a script with `python -I`: its own folder, after the standard library
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    import _proctree as tree
 
 _lock = threading.Lock()
 _watchdog: subprocess.Popen | None = None
@@ -53,7 +57,7 @@ def _send(line: str) -> None:
 def watch(pgid: int) -> None:
     """Kill process group `pgid` when this process dies (`pgid`: a child just started, so
     its start time, sent along, tells it from a later process that reuses its pid)."""
-    started = _start_time(pgid)
+    started = tree.start_time(pgid)
     _send(f"+{pgid}" if started is None else f"+{pgid}:{started!r}")
 
 
@@ -62,88 +66,13 @@ def forget(pgid: int) -> None:
     _send(f"-{pgid}")
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid`, also those that left its process group (RQ puts each work
-    horse in a group of its own, so a kill of the worker's group alone would miss it)."""
-    import psutil
-
-    try:
-        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
-    except psutil.Error:
-        return set()
-
-
-def kill_tree(pid: int, sig: int) -> None:
-    """Signal the process group led by `pid` and every descendant outside it."""
-    for target in descendants(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(target, sig)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-def _kill_groups(groups: set[int]) -> None:
-    strays = set().union(*(descendants(pgid) for pgid in groups)) if groups else set()
-    for pid in strays:  # first, while we can still see who they belong to
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pgid in list(groups):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                groups.discard(pgid)
-            except PermissionError:
-                groups.discard(pgid)
-        deadline = time.monotonic() + 2
-        while sig == signal.SIGTERM and groups and time.monotonic() < deadline:
-            time.sleep(0.05)
-            for pgid in list(groups):
-                try:
-                    os.killpg(pgid, 0)
-                except (ProcessLookupError, PermissionError):
-                    groups.discard(pgid)
-
-
 def _record(groups: set[int], known: dict[int, float]) -> None:
     """Remember every descendant of the groups' leaders, with its start time."""
-    import psutil
-
     for pgid in groups:
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(pgid).children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    known[child.pid] = child.create_time()
-
-
-def _kill_known(known: dict[int, float]) -> None:
-    """SIGKILL recorded descendants that still run (the same process: same start time)."""
-    import psutil
-
-    for pid, started in known.items():
-        with contextlib.suppress(psutil.Error, OSError):
-            if psutil.Process(pid).create_time() == started:
-                os.kill(pid, signal.SIGKILL)
-
-
-def _kill_sessions(sessions: set[int]) -> None:
-    """SIGKILL every process still in one of the children's sessions (orphans included)."""
-    if not sessions or not os.path.isdir("/proc"):
-        return
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            with contextlib.suppress(OSError):
-                if os.getsid(int(entry)) in sessions:
-                    os.kill(int(entry), signal.SIGKILL)
-
-
-def _start_time(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
+        for pid in tree.descendants(pgid):
+            started = tree.start_time(pid)
+            if started is not None:
+                known[pid] = started
 
 
 def _still_ours(groups: dict[int, float | None]) -> set[int]:
@@ -154,7 +83,7 @@ def _still_ours(groups: dict[int, float | None]) -> set[int]:
     members of its group or session remain, so those members are ours."""
     kept = set()
     for pgid, started in groups.items():
-        now = _start_time(pgid)
+        now = tree.start_time(pgid)
         if now is None or started is None or now == started:
             kept.add(pgid)
     return kept
@@ -179,14 +108,15 @@ def main() -> None:
                 for line in (raw.decode().strip() for raw in lines):
                     if line.startswith("+"):
                         pgid, _, started = line[1:].partition(":")
-                        groups[int(pgid)] = float(started) if started else _start_time(int(pgid))
+                        known_start = float(started) if started else tree.start_time(int(pgid))
+                        groups[int(pgid)] = known_start
                     elif line.startswith("-"):
                         groups.pop(int(line[1:]), None)
             _record(_still_ours(groups), known)
     ours = _still_ours(groups)
-    _kill_groups(set(ours))
-    _kill_known(known)
-    _kill_sessions(ours)
+    tree.end_groups(set(ours))
+    tree.kill_known(known)
+    tree.send(tree.in_sessions(ours), signal.SIGKILL)
     if len(sys.argv) > 1:
         shutil.rmtree(sys.argv[1], ignore_errors=True)
 

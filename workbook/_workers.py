@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from . import _registry
 from ._procs import ChildProcess, ProcessHandle
 
 
@@ -73,7 +72,7 @@ class ProcessWorker(ProcessHandle):
         env: dict[str, str] | None = None,
     ) -> None:
         self.library, self.target, self._ready = library, target, ready
-        self.process = ChildProcess(f"{library}-{_slug(target)}", argv, env)
+        self.process = ChildProcess(f"{library}-{slug(target)}", argv, env)
         self._start()
 
     def _start(self) -> None:
@@ -82,16 +81,12 @@ class ProcessWorker(ProcessHandle):
             lambda: self._ready(self.process), explain_worker_failure(self.library, self.target)
         )
 
-    def stop(self) -> None:
-        self.process.stop()
-        _registry.forget(self)
-
     def __repr__(self) -> str:
         state = "running" if self.alive() else "stopped"
         return f"<{self.library} worker {self.target} pid {self.pid} {state}>"
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40]
 
 
