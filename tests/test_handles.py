@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from contextlib import asynccontextmanager
 
 import httpx
@@ -27,19 +28,53 @@ def make_app(title: str = "handles") -> FastAPI:
     return app
 
 
-def test_a_thread_that_does_not_end_in_time_makes_stop_raise_naming_the_wait(redis_server):
+def _busy_rq_worker(redis_server):
     worker = wb.rq_worker(["slow-stop"], serializer="json")
-    queue = quickstart_rq.queue("slow-stop")
-    job = queue.enqueue("time.sleep", 3)
+    job = quickstart_rq.queue("slow-stop").enqueue("time.sleep", 3)
     wb.wait_for(lambda: job.get_status(refresh=True) == "started", 1, limit=15)
+    return (
+        worker,
+        "rq worker still runs",
+        lambda wait=True: (
+            wb.wait_for(lambda: job.get_status(refresh=True) == "finished", 3, limit=20)
+            if wait
+            else job.get_status(refresh=True) == "finished"
+        ),
+    )
+
+
+def _busy_celery_worker(redis_server):
+    from celery import Celery
+
+    app = Celery("slow_stop", broker=redis_server.url, backend=redis_server.url)
+
+    @app.task(shared=False)
+    def nap(seconds: float) -> str:
+        time.sleep(seconds)
+        return "rested"
+
+    worker = wb.celery_worker(app)
+    result = nap.delay(3)
+    wb.wait_for(lambda: worker.worker.state.active_requests, 1, limit=15)
+    return (
+        worker,
+        "still run",
+        lambda wait=True: result.get(timeout=20) == "rested" if wait else result.ready(),
+    )
+
+
+@pytest.mark.parametrize("busy", [_busy_rq_worker, _busy_celery_worker], ids=["rq", "celery"])
+def test_a_thread_that_does_not_end_in_time_makes_stop_raise_naming_the_wait(redis_server, busy):
+    worker, still, task_ended = busy(redis_server)
     with pytest.raises(wb.WorkbookError) as error:
         worker.stop(timeout=0.2)
+    assert not task_ended(wait=False), "stop() waited for the task: it is not bounded"
     message = str(error.value)
-    assert "did not stop within 0.2 s" in message and "rq worker still runs" in message
+    assert "did not stop within 0.2 s" in message and still in message
     assert ".stop(timeout=...)" in message and "Kernel > Restart" in message
     assert worker not in _registry.handles(), "a stop that timed out still lets go of the name"
-    wb.wait_for(lambda: not worker.thread.is_alive(), 3, limit=20)  # the job ends: so does it
-    assert job.get_status(refresh=True) == "finished"
+    assert task_ended()
+    wb.wait_for(lambda: not worker.running(), 1, limit=20)  # the task ended: so does the worker
 
 
 def test_a_start_that_times_out_raises_with_the_log_lines(monkeypatch):

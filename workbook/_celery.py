@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 from . import _registry
@@ -46,7 +47,17 @@ class CeleryThreadWorker(ThreadHandle):
         _set_task_join_will_block(False)
 
     def _request_stop(self) -> None:
-        self.worker.stop(in_sighandler=False)
+        # Celery's stop waits for the running tasks (its thread pool's shutdown does): from a
+        # thread of its own, so that stop() waits a bounded time and can say so.
+        self._stopper = threading.Thread(
+            target=self.worker.stop, kwargs={"in_sighandler": False}, name="celery stop"
+        )
+        self._stopper.daemon = True
+        self._stopper.start()
+
+    def _threads(self) -> list[threading.Thread]:
+        stopper = getattr(self, "_stopper", None)
+        return [*super()._threads(), *([stopper] if stopper is not None else [])]
 
     def __repr__(self) -> str:
         return f"<celery thread worker {self.app.main!r}>"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 
 from . import _registry
@@ -62,10 +63,11 @@ class ThreadHandle(_registry.Handle):
         raise NotImplementedError
 
     def _join(self, timeout: float) -> None:
-        """Ask for the stop and wait up to `timeout` for the threads to end."""
+        """Ask for the stop and wait up to `timeout` in all for the threads to end."""
         self._request_stop()
+        deadline = time.monotonic() + timeout
         for thread in self._threads():
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _threads(self) -> list[threading.Thread]:
         return [self.thread] if self.thread is not None else []
