@@ -105,7 +105,8 @@ def _users_redis() -> tuple[bool, str, str]:
     """REDIS_URL, when the user set one, is the Redis every notebook will use: check it."""
     import redis
 
-    from ._redis import ping, safe_url
+    from ._net import safe_url
+    from ._redis import ping
 
     url = os.environ["REDIS_URL"]
     try:

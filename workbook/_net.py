@@ -7,6 +7,7 @@ import errno
 import random
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._errors import WorkbookError
 from ._registry import Handle
@@ -59,6 +60,13 @@ def bind(port: int | None) -> socket.socket:
             raise PortInUse(port or 0) from None
         raise
     return sock
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}:{parts.port or 6379}{parts.path}"
 
 
 def check_free(port: int | None) -> None:

@@ -13,9 +13,9 @@ from . import _proctree, _watchdog
 from ._errors import WorkbookError
 from ._paths import ROOT, child_env, runtime_dir
 from ._registry import Handle
+from ._threads import READY_TIMEOUT
 from ._waiting import WaitTimeout, wait_for
 
-READY_TIMEOUT = 15.0
 Same = TypeVar("Same", bound="ProcessHandle")
 
 

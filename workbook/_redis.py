@@ -12,10 +12,10 @@ import redis
 
 from . import _redis_death, _registry
 from ._errors import WorkbookError
-from ._net import HOST, free_port
+from ._net import HOST, free_port, safe_url
 from ._procs import ChildProcess
 
-KEY = "redis"
+KEY = _registry.REDIS
 _last_address: tuple[int, str] | None = None  # (port, password) of this kernel's last server
 _OURS = "WORKBOOK_REDIS_URL"  # set beside REDIS_URL, so we can tell our server from the user's
 
@@ -74,13 +74,6 @@ def require(url: str | None = None, who: str = "This") -> None:
             if ours
             else "start that server, or unset REDIS_URL so that wb.start_redis() starts one.",
         ) from None
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}:{parts.port or 6379}{parts.path}"
 
 
 @dataclass

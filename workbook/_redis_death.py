@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _registry
+from ._net import safe_url
 
 POLL = 0.25  # seconds between looks at the server's process
 
@@ -96,9 +97,7 @@ def death_of(server: Any) -> Death | None:
 
 def current_death() -> Death | None:
     """The death of this kernel's Redis (the registered one), if it died."""
-    from ._redis import KEY
-
-    server = _registry.get(KEY)
+    server = _registry.get(_registry.REDIS)
     return death_of(server) if server is not None else None
 
 
@@ -122,8 +121,6 @@ def _describe(handle: Any) -> str:
 
 def message(death: Death) -> str:
     """What the learner reads: what died, what fails now, what went with it, and the fix."""
-    from ._redis import safe_url
-
     server = death.server
     text = (
         f"The workbook's Redis ({safe_url(server.url)}, pid {server.pid}) has stopped"

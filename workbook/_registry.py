@@ -41,6 +41,7 @@ class Handle:
         self.stop()
 
 
+REDIS = "redis"  # the key of the kernel's own Redis (wb.start_redis() without a name)
 _lock = threading.RLock()
 _running: dict[str, Stoppable] = {}
 

@@ -14,7 +14,7 @@ from ._errors import WorkbookError
 from ._logs import LogBuffer
 from ._waiting import WaitTimeout, wait_for
 
-READY_TIMEOUT = 15.0  # seconds a thread-run server or worker may take to become ready
+READY_TIMEOUT = 15.0  # seconds a server or worker (thread or process) may take to be ready
 STOP_TIMEOUT = 15.0  # seconds its threads may take to end after a stop request
 
 
@@ -52,10 +52,10 @@ class ThreadHandle(_registry.Handle):
         if ready():
             return
         late = "" if self.error or not self.running() else f" within {timeout:g} s"
-        # The start's failure is the news; a thread that does not end is a daemon and goes
-        # with the kernel.
+        # The start's failure is the news: a short stop, and a thread that does not end in
+        # time is a daemon, which goes with the kernel.
         with contextlib.suppress(WorkbookError):
-            self.stop()
+            self.stop(timeout=2)
         cause = f": {self.error!r}" if self.error else "."
         raise WorkbookError(f"{what} did not start{late}{cause}", fix, self.logs())
 
