@@ -49,13 +49,13 @@ print(json.dumps({{"imports": t1 - t0 + t2 - t1, "worker_ready": t3 - t2, "first
 
 CASES = {
     "celery": (
-        "from app_snippets import quickstart_celery as q",
+        "from app_snippets.ch00_setup import quickstart_celery as q",
         "wb.celery_worker({target}, process={process})",
         "q.add.delay(2, 3).get(timeout=10)",
-        ("q.app", '"app_snippets.quickstart_celery:app"'),
+        ("q.celery_app", '"app_snippets.ch00_setup.quickstart_celery:celery_app"'),
     ),
     "rq": (
-        "from app_snippets import quickstart_rq as q",
+        "from app_snippets.ch00_setup import quickstart_rq as q",
         'wb.rq_worker(["default"], serializer="json", process={process})',
         "(lambda job: [time.sleep(0.002) for _ in iter(lambda: job.get_status(refresh=True)"
         " in ('finished', 'failed'), True)] and job.return_value() or job.return_value())"
@@ -63,8 +63,8 @@ CASES = {
         ("", ""),
     ),
     "dramatiq": (
-        "from app_snippets import quickstart_dramatiq as q",
-        'wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process={process})',
+        "from app_snippets.ch00_setup import quickstart_dramatiq as q",
+        'wb.dramatiq_worker("app_snippets.ch00_setup.quickstart_dramatiq", process={process})',
         "q.add.send(2, 3).get_result(block=True, timeout=10_000)",
         ("", ""),
     ),

@@ -6,11 +6,11 @@ from celery import Celery
 
 from app_snippets.settings import celery_redis_options, redis_url
 
-app = Celery("quickstart", broker=redis_url(), backend=redis_url())
-app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
-app.conf.update(celery_redis_options())  # a dead Redis fails a call in about a second
+celery_app = Celery("quickstart", broker=redis_url(), backend=redis_url())
+celery_app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+celery_app.conf.update(celery_redis_options())  # a dead Redis fails a call in about a second
 
 
-@app.task
+@celery_app.task
 def add(x: int, y: int) -> int:
     return x + y
