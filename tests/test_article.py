@@ -1,4 +1,4 @@
-"""The tutorial this workbook answers is reproduced faithfully in app_snippets/article_*.
+"""The tutorial this workbook answers is reproduced faithfully in app_snippets/chNN_*/article_*.
 
 Chapters 02-04 run those files as the tutorial says and show where they break. If a
 refactor "fixed" the reproduction (or dropped the call that breaks), the chapter would test
@@ -19,7 +19,7 @@ SNIPPETS = ROOT / "app_snippets"
 
 # (file, the tutorial's own lines, exactly as it prints them)
 TUTORIAL_CODE = [
-    ("article_celery/app/main.py", [
+    ("ch02_celery/article_celery/app/main.py", [
         "celery_app = Celery(",
         "@celery_app.task",
         "def send_welcome_email(user_id: int, email: str):",
@@ -28,7 +28,7 @@ TUTORIAL_CODE = [
         "async def register(username: str, email: str, background: BackgroundTasks):",
         "send_welcome_email.delay(user_id=123, email=email)",
     ]),
-    ("article_rq/app/rq_worker.py", [
+    ("ch03_rq/article_rq/app/rq_worker.py", [
         "from rq import Queue, Worker, Connection",
         'queue = Queue("default", connection=redis_conn)',
         "def generate_report(user_id: int):",
@@ -36,19 +36,19 @@ TUTORIAL_CODE = [
         "with Connection(redis_conn):",
         "worker = Worker([queue])",
     ]),
-    ("article_rq/app/main.py", [
+    ("ch03_rq/article_rq/app/main.py", [
         "from rq_worker import generate_report",
         '@app.post("/report/{user_id}")',
         "job = queue.enqueue(generate_report, user_id)",
         'return {"job_id": job.get_id(), "status": "queued"}',
     ]),
-    ("article_dramatiq/app/dramatiq_worker.py", [
+    ("ch04_dramatiq/article_dramatiq/app/dramatiq_worker.py", [
         "dramatiq.set_broker(redis_broker)",
         "@dramatiq.actor",
         "def resize_image(image_path: str, size: tuple):",
         "time.sleep(4)",
     ]),
-    ("article_dramatiq/app/main.py", [
+    ("ch04_dramatiq/article_dramatiq/app/main.py", [
         "from app.dramatiq_worker import resize_image",
         '@app.post("/upload")',
         "async def upload_image(file: UploadFile = File(...)):",
@@ -59,12 +59,16 @@ TUTORIAL_CODE = [
 
 # The tutorial's start commands, run by the chapter that answers it, in the folder of app/.
 COMMANDS = [
-    ("02_celery.ipynb", "celery -A app.main.celery_app worker --loglevel=info", "article_celery"),
-    ("02_celery.ipynb", "uvicorn app.main:app", "article_celery"),
-    ("03_rq.ipynb", "python app/rq_worker.py", "article_rq"),
-    ("03_rq.ipynb", "uvicorn app.main:app", "article_rq"),
-    ("04_dramatiq.ipynb", "dramatiq app.dramatiq_worker", "article_dramatiq"),
-    ("04_dramatiq.ipynb", "uvicorn app.main:app", "article_dramatiq"),
+    (
+        "02_celery.ipynb",
+        "celery -A app.main.celery_app worker --loglevel=info",
+        "ch02_celery/article_celery",
+    ),
+    ("02_celery.ipynb", "uvicorn app.main:app", "ch02_celery/article_celery"),
+    ("03_rq.ipynb", "python app/rq_worker.py", "ch03_rq/article_rq"),
+    ("03_rq.ipynb", "uvicorn app.main:app", "ch03_rq/article_rq"),
+    ("04_dramatiq.ipynb", "dramatiq app.dramatiq_worker", "ch04_dramatiq/article_dramatiq"),
+    ("04_dramatiq.ipynb", "uvicorn app.main:app", "ch04_dramatiq/article_dramatiq"),
 ]
 
 

@@ -7,14 +7,14 @@ import pytest
 from waiting import wait_until
 
 import workbook as wb
-from app_snippets import quickstart_celery
+from app_snippets.ch00_setup import quickstart_celery
 
-TARGET = "app_snippets.quickstart_celery:app"
+TARGET = "app_snippets.ch00_setup.quickstart_celery:celery_app"
 
 
 def test_flower_shows_workers_and_tasks_from_its_api(redis_server):
     worker = wb.celery_worker(TARGET, process=True, events=True)
-    flower = wb.flower(quickstart_celery.app)  # the app object works as well as its path
+    flower = wb.flower(quickstart_celery.celery_app)  # the app object works as well as its path
     assert flower.url.startswith("http://127.0.0.1:")
     assert TARGET in flower.argv and "--address=127.0.0.1" in flower.argv
     assert flower.client.get("/healthcheck").text == "OK"
@@ -23,7 +23,10 @@ def test_flower_shows_workers_and_tasks_from_its_api(redis_server):
     assert len(workers) == 1
     assert quickstart_celery.add.delay(2, 3).get(timeout=10) == 5
     tasks = wait_until(lambda: [t for t in flower.api("tasks").values() if t["state"] == "SUCCESS"])
-    assert tasks[0]["name"] == "app_snippets.quickstart_celery.add" and tasks[0]["result"] == "5"
+    assert (
+        tasks[0]["name"] == "app_snippets.ch00_setup.quickstart_celery.add"
+        and tasks[0]["result"] == "5"
+    )
     worker.stop()
     flower.stop()
     assert not flower.alive()
@@ -37,7 +40,7 @@ def test_a_web_page_cannot_start_tasks_through_flower(redis_server):
     that logged in to Flower before sends it along)."""
     worker = wb.celery_worker(TARGET, process=True)
     flower = wb.flower(TARGET)
-    path = "/api/task/async-apply/app_snippets.quickstart_celery.add"
+    path = "/api/task/async-apply/app_snippets.ch00_setup.quickstart_celery.add"
     forged = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
     body = '{"args": [2, 3]}'
     with httpx.Client(base_url=flower.url, trust_env=False, timeout=10) as browser:
@@ -52,7 +55,7 @@ def test_a_web_page_cannot_start_tasks_through_flower(redis_server):
     # above were Flower's, not a broken route. Then the worker's log shows one task only.
     own = flower.client.post(path, json={"args": [2, 3]})
     assert own.status_code == 200, own.text
-    assert quickstart_celery.app.AsyncResult(own.json()["task-id"]).get(timeout=15) == 5
+    assert quickstart_celery.celery_app.AsyncResult(own.json()["task-id"]).get(timeout=15) == 5
     received = wait_until(lambda: worker.logs(500).count("] received"))
     assert received == 1, worker.logs(500)
 

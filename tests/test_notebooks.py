@@ -49,6 +49,23 @@ def test_same_skeleton(path):
     assert headings.index("## Setup") == 0 and headings[-1] == "## Next"
 
 
+# What a notebook may show by path: the tutorial's reproductions are no importable modules (an
+# `app/` package of their own, run from their folder), and chapter 05 shows reports.py without
+# importing it: a kernel that imports it registers its task on every Celery app it holds.
+SHOWN_BY_PATH = re.compile(r"app_snippets/(ch\d\d_\w+/article_\w+/|ch05_\w+/reports\.py$)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_show_modules_not_paths(path):
+    code = "\n".join(cell.source for cell in read(path).cells if cell.cell_type == "code")
+    shown = re.findall(r"wb\.show\(\s*f?[\"']([^\"']+)", code)
+    stray = [name for name in shown if not SHOWN_BY_PATH.match(name)]
+    assert not stray, f"{path.name} shows {stray} by path: import the module, pass the module"
+    assert not re.search(r"^def (wait_for|timed)\(", code, re.M), (
+        f"{path.name} defines its own wait_for or timed: use wb.wait_for and wb.timed"
+    )
+
+
 def test_next_links_follow_the_readme_map():
     readme = (ROOT / "README.md").read_text()
     mapped = re.findall(r"\(notebooks/(\d\d_\w+\.ipynb)\)", readme)

@@ -17,11 +17,13 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 START_EVERYTHING = """
 import json, workbook as wb
 redis = wb.start_redis()
-api = wb.serve("app_snippets.slow_report:app", process=True)
+api = wb.serve("app_snippets.ch00_setup.slow_report:app", process=True)
 workers = [
-    wb.celery_worker("app_snippets.quickstart_celery:app", process=True, concurrency=2),
+    wb.celery_worker(
+        "app_snippets.ch00_setup.quickstart_celery:celery_app", process=True, concurrency=2
+    ),
     wb.rq_worker(serializer="json", process=True),
-    wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process=True),
+    wb.dramatiq_worker("app_snippets.ch00_setup.quickstart_dramatiq", process=True),
 ]
 import time, rq, redis as redis_py
 from rq.serializers import JSONSerializer

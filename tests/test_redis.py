@@ -135,11 +135,11 @@ def test_no_child_shows_the_redis_password_on_its_command_line(redis_server):
     assert password
     started = [
         wb.rq_worker(["default"], process=True),
-        wb.rq_cron("app_snippets.rq_cron_config"),
-        wb.celery_worker("app_snippets.quickstart_celery:app", process=True),
-        wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process=True),
-        wb.serve("app_snippets.slow_report:app", process=True),
-        wb.flower("app_snippets.quickstart_celery:app"),
+        wb.rq_cron("app_snippets.ch03_rq.rq_cron_config"),
+        wb.celery_worker("app_snippets.ch00_setup.quickstart_celery:celery_app", process=True),
+        wb.dramatiq_worker("app_snippets.ch00_setup.quickstart_dramatiq", process=True),
+        wb.serve("app_snippets.ch00_setup.slow_report:app", process=True),
+        wb.flower("app_snippets.ch00_setup.quickstart_celery:celery_app"),
     ]
     children = psutil.Process().children(recursive=True)
     assert redis_server.pid in {c.pid for c in children} and len(children) >= 7

@@ -10,22 +10,22 @@ from redis import Redis
 from rq import Queue
 
 import workbook as wb
-from app_snippets import rq_cron_config
+from app_snippets.ch03_rq import rq_cron_config
 
 
 def test_rq_cron_enqueues_and_is_replaced_on_restart(redis_server):
     connection = Redis.from_url(redis_server.url)
     queue = Queue(rq_cron_config.QUEUE, connection=connection)
     queue.empty()
-    first = wb.rq_cron("app_snippets.rq_cron_config")
+    first = wb.rq_cron("app_snippets.ch03_rq.rq_cron_config")
     assert first.alive() and "rq.cli" in first.argv and "cron" in first.argv
     deadline = time.monotonic() + 10
     while queue.count < 1:
         assert time.monotonic() < deadline, f"no cron job was enqueued\n{first.logs()}"
         time.sleep(0.05)
-    second = wb.rq_cron("app_snippets.rq_cron_config")
+    second = wb.rq_cron("app_snippets.ch03_rq.rq_cron_config")
     assert not first.alive() and second.alive()
-    assert "Registered 'app_snippets.rq_tasks.sleep_for'" in second.logs()
+    assert "Registered 'app_snippets.ch03_rq.rq_tasks.sleep_for'" in second.logs()
     second.stop()
     assert not second.alive()
 

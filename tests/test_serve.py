@@ -66,13 +66,13 @@ def test_port_in_use_names_the_port_and_the_fix():
         port = holder.getsockname()[1]
         for process in (False, True):
             with pytest.raises(wb.WorkbookError) as error:
-                wb.serve("app_snippets.slow_report:app", port=port, process=process)
+                wb.serve("app_snippets.ch00_setup.slow_report:app", port=port, process=process)
             assert f"Port {port}" in str(error.value)
             assert "leave out port=" in str(error.value)
 
 
 def test_process_server_can_be_killed_and_restarted():
-    api = wb.serve("app_snippets.slow_report:app", process=True)
+    api = wb.serve("app_snippets.ch00_setup.slow_report:app", process=True)
     assert api.client.post("/reports/background").status_code == 202
     api.kill()
     assert not api.alive()

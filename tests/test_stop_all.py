@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import workbook as wb
-from app_snippets import quickstart_celery
+from app_snippets.ch00_setup import quickstart_celery
 from workbook import _registry
 
 
@@ -26,13 +26,13 @@ class Stubborn:
 def test_the_report_names_each_thing_stopped_workers_first(redis_server):
     wb.stop_all()
     redis = wb.start_redis()
-    api = wb.serve("app_snippets.slow_report:app", process=True)
-    wb.celery_worker(quickstart_celery.app)
+    api = wb.serve("app_snippets.ch00_setup.slow_report:app", process=True)
+    wb.celery_worker(quickstart_celery.celery_app)
     report = wb.stop_all()
     assert len(report) == 3, report
     worker, server, last = report
     assert worker == "celery thread worker 'quickstart'"
-    assert server == f"ProcessServer app_snippets.slow_report:app at {api.url}"
+    assert server == f"ProcessServer app_snippets.ch00_setup.slow_report:app at {api.url}"
     url = urlsplit(redis.url)
     assert last == f"Redis redis://127.0.0.1:{url.port}/0 from {redis.source} pid {redis.pid}"
     assert url.password and url.password not in repr(report)
@@ -43,7 +43,7 @@ def test_the_report_names_each_thing_stopped_workers_first(redis_server):
 
 
 def test_a_process_that_had_died_already_says_so(redis_server):
-    api = wb.serve("app_snippets.slow_report:app", process=True)
+    api = wb.serve("app_snippets.ch00_setup.slow_report:app", process=True)
     api.kill()
     report = wb.stop_all()
     assert report[0] == f"ProcessServer {api.name} at {api.url} (had already stopped)"

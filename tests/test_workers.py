@@ -9,7 +9,7 @@ import pytest
 from kernels import wait_until_gone
 
 import workbook as wb
-from app_snippets import quickstart_celery, quickstart_dramatiq, quickstart_rq
+from app_snippets.ch00_setup import quickstart_celery, quickstart_dramatiq, quickstart_rq
 from workbook._roundtrip import round_trip
 from workbook._waiting import WaitTimeout
 
@@ -29,14 +29,18 @@ def dramatiq_round_trip() -> int:
 WORKERS = {
     "celery": (
         lambda process: wb.celery_worker(
-            "app_snippets.quickstart_celery:app" if process else quickstart_celery.app,
+            "app_snippets.ch00_setup.quickstart_celery:celery_app"
+            if process
+            else quickstart_celery.celery_app,
             process=process,
         ),
         celery_round_trip,
     ),
     "rq": (lambda process: wb.rq_worker(serializer="json", process=process), rq_round_trip),
     "dramatiq": (
-        lambda process: wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process=process),
+        lambda process: wb.dramatiq_worker(
+            "app_snippets.ch00_setup.quickstart_dramatiq", process=process
+        ),
         dramatiq_round_trip,
     ),
 }
@@ -100,7 +104,7 @@ def test_a_killed_rq_process_worker_restarts_under_a_new_name_and_works(redis_se
     worker.restart()
     try:
         assert worker.argv[worker.argv.index("--name") + 1] != before
-        job = quickstart_rq.queue().enqueue("app_snippets.quickstart_rq.add", 2, 3)
+        job = quickstart_rq.queue().enqueue("app_snippets.ch00_setup.quickstart_rq.add", 2, 3)
         deadline = time.monotonic() + 15
         while job.get_status(refresh=True) != "finished":
             assert worker.alive() and time.monotonic() < deadline, worker.logs()
@@ -125,15 +129,15 @@ def test_rq_thread_worker_with_scheduler_runs_delayed_jobs(redis_server):
 
 
 def test_process_worker_from_an_object_finds_its_import_path(redis_server):
-    worker = wb.celery_worker(quickstart_celery.app, process=True)
-    assert "app_snippets.quickstart_celery:app" in worker.argv
+    worker = wb.celery_worker(quickstart_celery.celery_app, process=True)
+    assert "app_snippets.ch00_setup.quickstart_celery:celery_app" in worker.argv
     assert celery_round_trip() == 5
     worker.stop()
 
 
 def test_stop_all_stops_every_worker_and_server(redis_server):
     workers = [WORKERS[name][0](True) for name in WORKERS]
-    api = wb.serve("app_snippets.slow_report:app", process=True)
+    api = wb.serve("app_snippets.ch00_setup.slow_report:app", process=True)
     wb.stop_all()
     assert not any(w.alive() for w in workers) and not api.alive()
     assert not redis_server.alive()

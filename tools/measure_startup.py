@@ -50,20 +50,20 @@ print(json.dumps({{"imports": t1 - t0 + t2 - t1, "worker_ready": t3 - t2, "first
 
 CASES = {
     "celery": (
-        "from app_snippets import quickstart_celery as q",
+        "from app_snippets.ch00_setup import quickstart_celery as q",
         "wb.celery_worker({target}, process={process})",
         "q.add, 2, 3",
-        ("q.app", '"app_snippets.quickstart_celery:app"'),
+        ("q.celery_app", '"app_snippets.ch00_setup.quickstart_celery:celery_app"'),
     ),
     "rq": (
-        "from app_snippets import quickstart_rq as q",
+        "from app_snippets.ch00_setup import quickstart_rq as q",
         'wb.rq_worker(["default"], serializer="json", process={process})',
         "q.add, 2, 3, queue=q.queue()",
         ("", ""),
     ),
     "dramatiq": (
-        "from app_snippets import quickstart_dramatiq as q",
-        'wb.dramatiq_worker("app_snippets.quickstart_dramatiq", process={process})',
+        "from app_snippets.ch00_setup import quickstart_dramatiq as q",
+        'wb.dramatiq_worker("app_snippets.ch00_setup.quickstart_dramatiq", process={process})',
         "q.add, 2, 3",
         ("", ""),
     ),

@@ -1,6 +1,6 @@
 """A command line run in a folder, as a learner would type it in a terminal there.
 
-The tutorial reproductions (app_snippets/article_*) are started by their own commands
+The tutorial reproductions (app_snippets/chNN_*/article_*) are started by their own commands
 (`celery -A app.main.celery_app worker`, `python app/rq_worker.py`, `uvicorn app.main:app`)
 from the folder that holds their `app/`. A crash is a result to show, not an error: the
 handle comes back once the command printed its ready line or exited, with its output.

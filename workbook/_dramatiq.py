@@ -112,7 +112,7 @@ def dramatiq_worker(
     """Start a Dramatiq worker and return once it consumes.
 
     Give a broker object, or the module that declares the actors (and sets the broker),
-    as "app_snippets.quickstart_dramatiq" or "module:broker". In a thread by default
+    as "app_snippets.ch00_setup.quickstart_dramatiq" or "module:broker". In a thread by default
     (threads=4); with `process=True`, the real `dramatiq` CLI with one process unless
     processes= says otherwise.
     """

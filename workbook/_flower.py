@@ -59,7 +59,7 @@ class FlowerServer(HttpHandle, ProcessHandle):
             return (
                 f"Flower could not import the Celery app {self.target!r}.",
                 'pass "module:attribute" importable from the repository root, such as'
-                ' "app_snippets.celery_flower:app".',
+                ' "app_snippets.ch02_celery.celery_status:celery_app".',
             )
         if "already in use" in logs.lower():
             error = PortInUse(self.port)

@@ -68,6 +68,6 @@ def raise_no_path(what: str) -> None:
         " module (objects defined in a notebook cell live in __main__, which other processes"
         " cannot import).",
         f"put the {what} in a module (as app_snippets/ does) and pass its path as a string,"
-        ' for example "app_snippets.slow_report:app", or leave out process=True to run it in a'
-        " thread of this kernel.",
+        ' for example "app_snippets.ch00_setup.slow_report:app", or leave out process=True to run'
+        " it in a thread of this kernel.",
     )

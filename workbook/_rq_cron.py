@@ -24,7 +24,7 @@ def rq_cron(config: str, **options: Any) -> ProcessWorker:
     """Run `rq cron CONFIG` (against REDIS_URL) as a child process; return once it runs.
 
     config: the module that registers the cron jobs with `rq.cron.register(...)`, as a
-    dotted path ("app_snippets.rq_cron_config"). It only enqueues jobs: start a worker on
+    dotted path ("app_snippets.ch03_rq.rq_cron_config"). It only enqueues jobs: start a worker on
     their queue too. Running it again with the same config replaces the old scheduler.
     Extra options become CLI flags (logging_level="DEBUG" -> --logging-level DEBUG).
     """

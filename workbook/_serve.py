@@ -105,7 +105,8 @@ class ProcessServer(HttpHandle, ProcessHandle):
             return (
                 f'The app "{self.target}" could not be imported by the server process.',
                 'pass "module:attribute" with the module importable from the repository root'
-                ' (e.g. "app_snippets.slow_report:app"), and check the module for errors.',
+                ' (e.g. "app_snippets.ch00_setup.slow_report:app"), and check the module for'
+                " errors.",
             )
         return (
             f'The server for "{self.target}" stopped before it was ready.',

@@ -37,8 +37,8 @@ def explain_worker_failure(library: str, target: str) -> Callable[[str], tuple[s
             return (
                 f"The {library} worker could not import {target!r}.",
                 "pass the module path as you would write it in an import statement, run from"
-                ' the repository root (e.g. "app_snippets.celery_demo:app"), and make sure'
-                " the module imports without errors in a cell first.",
+                ' the repository root (e.g. "app_snippets.ch02_celery.celery_status:celery_app"),'
+                " and make sure the module imports without errors in a cell first.",
             )
         if re.search(
             r"Connection refused|Error 111|ConnectionError|AuthenticationError|"

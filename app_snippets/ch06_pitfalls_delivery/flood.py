@@ -31,15 +31,15 @@ class Senders:
     """
 
     def __init__(self, url: str, timeout: float | None = None) -> None:
-        self.celery = Celery("ch06_flood", broker=url)
-        self.celery.conf.update(task_default_queue=QUEUE, broker_connection_retry=False)
+        self.celery_app = Celery("ch06_flood", broker=url)
+        self.celery_app.conf.update(task_default_queue=QUEUE, broker_connection_retry=False)
         if timeout is not None:
-            self.celery.conf.broker_transport_options = {
+            self.celery_app.conf.broker_transport_options = {
                 "socket_timeout": timeout,
                 "socket_connect_timeout": timeout,
             }
-            self.celery.conf.task_publish_retry = False  # else 3 more tries of `timeout` each
-        self.celery_task = self.celery.task(name="ch06.resize")(resize)
+            self.celery_app.conf.task_publish_retry = False  # else 3 more tries of `timeout` each
+        self.celery_task = self.celery_app.task(name="ch06.resize")(resize)
         client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.rq = Queue(QUEUE, connection=client, serializer=JSONSerializer)
         self.broker = RedisBroker(client=Redis.from_url(
@@ -66,7 +66,7 @@ class Senders:
             dramatiq.group([self.actor.message(i) for i in ids], broker=self.broker).run()
 
     def close(self) -> None:
-        self.celery.close()
+        self.celery_app.close()
         self.broker.close()
 
 

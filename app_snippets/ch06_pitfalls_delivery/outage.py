@@ -66,9 +66,9 @@ class Queues:
     """The three libraries' apps for the Redis at `url`, each storing its results there."""
 
     def __init__(self, url: str) -> None:
-        self.celery = Celery("ch06_outage", broker=url, backend=url)
-        self.celery.conf.update(task_default_queue=QUEUE)
-        self.celery_work = self.celery.task(name="ch06.outage.work")(work)
+        self.celery_app = Celery("ch06_outage", broker=url, backend=url)
+        self.celery_app.conf.update(task_default_queue=QUEUE)
+        self.celery_work = self.celery_app.task(name="ch06.outage.work")(work)
         self.rq = Queue(QUEUE, connection=Redis.from_url(url), serializer=JSONSerializer)
         self.broker = RedisBroker(url=url)
         backend = RedisBackend(url=url, namespace=RESULTS_NAMESPACE, use_namespace_prefix_keys=True)
@@ -87,7 +87,7 @@ class Queues:
             self.actor.send(library, n)
 
     def close(self) -> None:
-        self.celery.close()
+        self.celery_app.close()
         self.broker.close()
 
 
@@ -110,4 +110,4 @@ def results(client: Redis) -> dict[str, int]:
 
 # The worker processes' apps (`celery -A ...outage:celery_app`, `dramatiq ...outage:broker`).
 _here = Queues(redis_url())
-celery_app, broker = _here.celery, _here.broker
+celery_app, broker = _here.celery_app, _here.broker

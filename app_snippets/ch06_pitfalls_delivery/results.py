@@ -42,13 +42,13 @@ class ResultSenders:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, not {policy!r}")
         self.library, self.policy = library, policy
-        self.celery = Celery("ch06_results", broker=url, backend=url)
-        self.celery.conf.update(
+        self.celery_app = Celery("ch06_results", broker=url, backend=url)
+        self.celery_app.conf.update(
             task_default_queue=QUEUE,
             task_ignore_result=policy == "not stored",
             result_expires=EXPIRES if policy == "expiring" else 86_400,  # Celery's default: 1 day
         )
-        self.celery_task = self.celery.task(name="ch06.thumbnail")(thumbnail)
+        self.celery_task = self.celery_app.task(name="ch06.thumbnail")(thumbnail)
         self.rq = Queue(QUEUE, connection=Redis.from_url(url), serializer=JSONSerializer)
         self.broker = RedisBroker(url=url)
         options = {}
@@ -69,7 +69,7 @@ class ResultSenders:
             self.actor.send(photo_id)
 
     def close(self) -> None:
-        self.celery.close()
+        self.celery_app.close()
         self.broker.close()
 
 

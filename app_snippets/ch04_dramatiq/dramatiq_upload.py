@@ -1,4 +1,4 @@
-"""The tutorial's upload-and-resize app (app_snippets/article_dramatiq/), made safe.
+"""The tutorial's upload-and-resize app (app_snippets/ch04_dramatiq/article_dramatiq/), made safe.
 
 The tutorial writes the upload to `f"/tmp/{file.filename}"` and sends that path to the actor.
 Here the server reads at most MAX_BYTES, finds out what the bytes really are (Pillow, not
@@ -17,7 +17,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from PIL import Image, UnidentifiedImageError
 
-from app_snippets.dramatiq_images import (
+from app_snippets.ch04_dramatiq.dramatiq_images import (
     NAME_PATTERN,
     derived_name,
     make_thumbnail,

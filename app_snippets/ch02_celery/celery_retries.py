@@ -14,8 +14,8 @@ from redis import Redis
 
 from app_snippets.settings import redis_url, seconds
 
-app = Celery("celery_retries", broker=redis_url(), backend=redis_url())
-app.conf.update(task_default_queue="retries")
+celery_app = Celery("celery_retries", broker=redis_url(), backend=redis_url())
+celery_app.conf.update(task_default_queue="retries")
 
 
 def charge_card(order_id: str) -> str:
@@ -25,13 +25,13 @@ def charge_card(order_id: str) -> str:
     raise ConnectionError("payment provider unreachable")
 
 
-@app.task  # no retry option: Celery's default
+@celery_app.task  # no retry option: Celery's default
 def charge_once(order_id: str) -> str:
     """Without autoretry_for or self.retry(), a task that raises is FAILURE after one attempt."""
     return charge_card(order_id)
 
 
-@app.task(
+@celery_app.task(
     autoretry_for=(ConnectionError,),  # retry on this exception, re-raise anything else
     max_retries=3,  # 1 attempt + 3 retries, then FAILURE
     retry_backoff=1,  # wait 1, 2, 4, ... s: int(factor) x 2**retries, capped by retry_backoff_max
@@ -41,14 +41,16 @@ def charge(order_id: str) -> str:
     return charge_card(order_id)
 
 
-@app.task(autoretry_for=(ConnectionError,), max_retries=3, retry_backoff=1, retry_jitter=True)
+@celery_app.task(
+    autoretry_for=(ConnectionError,), max_retries=3, retry_backoff=1, retry_jitter=True
+)
 def charge_with_jitter(order_id: str) -> str:
     """retry_jitter=True (the default with retry_backoff): each wait is random, between 0 and
     the exponential value, so a thousand failing tasks do not all retry at the same moment."""
     return charge_card(order_id)
 
 
-@app.task(bind=True, max_retries=None)  # None: no limit at all
+@celery_app.task(bind=True, max_retries=None)  # None: no limit at all
 def charge_forever(self, order_id: str) -> str:
     """self.retry() gives full control of each wait; max_retries=None retries forever."""
     try:

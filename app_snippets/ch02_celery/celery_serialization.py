@@ -13,8 +13,8 @@ from celery import Celery
 
 from app_snippets.settings import redis_url
 
-app = Celery("celery_serialization", broker=redis_url(), backend=redis_url())
-app.conf.update(
+celery_app = Celery("celery_serialization", broker=redis_url(), backend=redis_url())
+celery_app.conf.update(
     task_default_queue="serialization",
     task_serializer="json",  # the default, spelled out: never accept pickle from Redis
     result_serializer="json",
@@ -36,19 +36,19 @@ def database() -> sqlite3.Connection:
     return connection
 
 
-@app.task
+@celery_app.task
 def echo(value: object) -> object:
     """Returns its argument: what came back is what the trip made of it."""
     return value
 
 
-@app.task
+@celery_app.task
 def send_welcome(user: User) -> str:
     """The tempting version: hand the task the object you already have."""
     return f"welcome sent to {user.email}"
 
 
-@app.task
+@celery_app.task
 def send_welcome_by_id(user_id: int) -> str:
     """The version that works: an id in, the row loaded here."""
     with database() as connection:

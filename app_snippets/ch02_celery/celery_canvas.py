@@ -13,29 +13,29 @@ from celery import Celery, chain, chord, group
 
 from app_snippets.settings import redis_url, seconds
 
-app = Celery("celery_canvas", broker=redis_url(), backend=redis_url())
-app.conf.update(task_default_queue="canvas")
+celery_app = Celery("celery_canvas", broker=redis_url(), backend=redis_url())
+celery_app.conf.update(task_default_queue="canvas")
 
 
-@app.task
+@celery_app.task
 def upload(filename: str) -> str:
     time.sleep(seconds(1))  # store the file
     return f"uploads/{filename}"
 
 
-@app.task
+@celery_app.task
 def convert(path: str, fmt: str = "mp4") -> str:
     time.sleep(seconds(1))  # transcode it
     return f"{path.rsplit('.', 1)[0]}.{fmt}"
 
 
-@app.task
+@celery_app.task
 def notify(paths: str | list[str], email: str) -> str:
     paths = [paths] if isinstance(paths, str) else paths
     return f"told {email}: {', '.join(paths)} ready"
 
 
-@app.task
+@celery_app.task
 def convert_and_wait(path: str) -> str:
     """The anti-pattern canvas replaces: a task that waits for another task's result."""
     return convert.delay(path).get(timeout=10)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from waiting import timed, wait_until
 
 import workbook as wb
-from app_snippets import bg_blocking, bg_dependencies, bg_failures, bg_timing
+from app_snippets.ch01_background_tasks import bg_blocking, bg_dependencies, bg_failures, bg_timing
 from app_snippets.settings import seconds, time_scale
 
 TASK = seconds(2)  # the tasks of bg_timing and bg_blocking (bg_dependencies: CARRIER_SECONDS)
@@ -86,12 +86,12 @@ def test_a_failing_task_stops_the_rest_and_the_client_got_200():
 
 
 def test_sigkill_loses_running_tasks_and_sigterm_lets_them_finish(redis_server):
-    from app_snippets import bg_crash
+    from app_snippets.ch01_background_tasks import bg_crash
 
     store = redis_server.client()
     # Each export lasts EXPORT_SECONDS (never under 1 s): long enough for the three POSTs and a
     # poll to a just-(re)started server to see all three running before the first one ends.
-    api = wb.serve("app_snippets.bg_crash:app", process=True)
+    api = wb.serve("app_snippets.ch01_background_tasks.bg_crash:app", process=True)
     for stop, expected in ((api.kill, "running"), (api.terminate, "done")):
         if not api.alive():
             api.restart()

@@ -24,8 +24,8 @@ def on_database(url: str, db: int) -> str:
 
 def make_app(name: str, db: int, *, crash_safe: bool, visibility_timeout: float) -> Celery:
     url = on_database(redis_url(), db)
-    app = Celery(name, broker=url, backend=url)
-    app.conf.update(
+    celery_app = Celery(name, broker=url, backend=url)
+    celery_app.conf.update(
         task_default_queue=name,
         worker_prefetch_multiplier=4,  # the default: each worker process holds 4 more messages
         broker_transport_options={
@@ -41,12 +41,12 @@ def make_app(name: str, db: int, *, crash_safe: bool, visibility_timeout: float)
         },
     )
     if crash_safe:
-        app.conf.update(
+        celery_app.conf.update(
             task_acks_late=True,  # acknowledge when the task ends, not when it starts
             task_reject_on_worker_lost=True,  # a killed pool process sends it back, too
         )
 
-    @app.task(name="process_item", shared=False)  # this app only
+    @celery_app.task(name="process_item", shared=False)  # this app only
     def process_item(item: int) -> int:
         with Redis.from_url(url) as store:
             store.rpush("started", item)
@@ -54,7 +54,7 @@ def make_app(name: str, db: int, *, crash_safe: bool, visibility_timeout: float)
             store.sadd("done", item)
         return item
 
-    return app
+    return celery_app
 
 
 HOUR = 3600.0  # kombu's default visibility timeout

@@ -16,7 +16,7 @@ from rq.serializers import JSONSerializer
 from waiting import wait_until
 
 import workbook as wb
-from app_snippets import rq_pickle_payload, rq_tasks
+from app_snippets.ch03_rq import rq_pickle_payload, rq_tasks
 from app_snippets.settings import seconds
 
 
@@ -29,22 +29,22 @@ def settled(job: Job) -> bool:
     return job.get_status(refresh=True) in ("finished", "failed")
 
 
-SNIPPETS = Path(__file__).resolve().parents[1] / "app_snippets"
+CHAPTER = Path(__file__).resolve().parents[2] / "app_snippets" / "ch03_rq"
 
 
 def serve_tutorial(layout: str, worker_command: str) -> tuple:
-    worker = wb.run_command(worker_command, cwd=SNIPPETS / layout, ready="Listening on")
+    worker = wb.run_command(worker_command, cwd=CHAPTER / layout, ready="Listening on")
     api = wb.run_command(
         "uvicorn app.main:app --port {port}",
-        cwd=SNIPPETS / layout,
+        cwd=CHAPTER / layout,
         ready="Application startup complete",
     )
     return worker, api
 
 
 def test_the_tutorials_worker_and_app_do_not_start(redis_server):
-    worker = wb.run_command("python app/rq_worker.py", cwd=SNIPPETS / "article_rq")
-    api = wb.run_command("uvicorn app.main:app --port {port}", cwd=SNIPPETS / "article_rq")
+    worker = wb.run_command("python app/rq_worker.py", cwd=CHAPTER / "article_rq")
+    api = wb.run_command("uvicorn app.main:app --port {port}", cwd=CHAPTER / "article_rq")
     assert worker.returncode == 1 and "cannot import name 'Connection' from 'rq'" in worker.logs()
     assert api.returncode == 1 and "No module named 'rq_worker'" in api.logs()
 
@@ -92,7 +92,7 @@ def test_a_tuple_arrives_as_a_list_under_json(connection):
 
 
 def test_the_fixed_app_reports_every_state_of_a_job(redis_server):
-    from app_snippets import rq_emails
+    from app_snippets.ch03_rq import rq_emails
 
     api = wb.serve(rq_emails.app)
     post = lambda to: api.client.post("/emails", json={"to": to, "subject": "Hi"})  # noqa: E731
@@ -183,11 +183,11 @@ def test_the_pipeline_runs_in_order_and_a_failure_defers_the_rest(connection):
 
 
 def test_cron_enqueues_every_second_with_pickle(connection):
-    from app_snippets import rq_cron_config
+    from app_snippets.ch03_rq import rq_cron_config
 
     queue = Queue(rq_cron_config.QUEUE, connection=connection)
     queue.empty()
-    cron = wb.rq_cron("app_snippets.rq_cron_config", serializer="json")
+    cron = wb.rq_cron("app_snippets.ch03_rq.rq_cron_config", serializer="json")
     wait_until(lambda: queue.count >= 2, 10)
     data = zlib.decompress(connection.hget(f"rq:job:{queue.get_job_ids()[0]}", "data"))
     assert data[:1] == b"\x80"  # pickle, whatever --serializer says (RQ 3.0)
@@ -199,7 +199,7 @@ def test_cron_enqueues_every_second_with_pickle(connection):
 
 def test_rq_dashboard_lists_queues_and_workers(connection):
     pytest.importorskip("rq_dashboard")
-    from app_snippets import rq_dashboard_app
+    from app_snippets.ch03_rq import rq_dashboard_app
 
     Queue("ch03-dashboard", connection=connection, serializer=JSONSerializer).enqueue(
         rq_tasks.sleep_for, 0
@@ -221,7 +221,7 @@ def test_rq_dashboard_lists_queues_and_workers(connection):
 
 def test_rq_dashboard_requeues_with_a_login_and_refuses_other_sites(connection):
     pytest.importorskip("rq_dashboard")
-    from app_snippets import rq_dashboard_app
+    from app_snippets.ch03_rq import rq_dashboard_app
 
     queue = Queue("ch03-dashboard-requeue", connection=connection, serializer=JSONSerializer)
     connection.delete(rq_tasks.attempts_key("dashboard-requeue"))

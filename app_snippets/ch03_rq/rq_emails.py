@@ -1,8 +1,8 @@
 """An RQ app done right for RQ 3.0: a body model, a JSON queue, and a job status endpoint.
 
-What the tutorial reproduced in app_snippets/article_rq/ gets wrong, fixed here: no
+What the tutorial reproduced in app_snippets/ch03_rq/article_rq/ gets wrong, fixed here: no
 `Connection` (pass `connection=`), `job.id` instead of `job.get_id()`, the job in an
-importable module (app_snippets/rq_tasks.py) and the worker started from the project root,
+importable module (app_snippets/ch03_rq/rq_tasks.py) and the worker started from the project root,
 JSON instead of pickle on the queue (the worker must use JSON too: `rq worker -S json`),
 and GET /jobs/{job_id} for the job's state.
 """
@@ -19,7 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from app_snippets.rq_tasks import send_email
+from app_snippets.ch03_rq.rq_tasks import send_email
 from app_snippets.settings import redis_url
 
 QUEUE = "emails"

@@ -23,8 +23,8 @@ from app_snippets.settings import redis_url, seconds
 # wait in the queue, even under test.
 RESULT_EXPIRES = max(8, round(seconds(10)))
 
-celery = Celery("celery_status", broker=redis_url(), backend=redis_url())
-celery.conf.update(
+celery_app = Celery("celery_status", broker=redis_url(), backend=redis_url())
+celery_app.conf.update(
     task_default_queue="status",
     task_track_started=True,
     result_extended=True,
@@ -42,7 +42,7 @@ class Report(BaseModel):
     pages: int
 
 
-@celery.task
+@celery_app.task
 def send_email(to: str, subject: str) -> str:
     time.sleep(seconds(0.5))
     if to.endswith("@invalid.example"):
@@ -50,7 +50,7 @@ def send_email(to: str, subject: str) -> str:
     return f"sent {subject!r} to {to}"
 
 
-@celery.task(bind=True)
+@celery_app.task(bind=True)
 def build_report(self, pages: int) -> dict[str, int]:
     for page in range(1, pages + 1):
         time.sleep(seconds(0.2))  # render one page
@@ -58,12 +58,12 @@ def build_report(self, pages: int) -> dict[str, int]:
     return {"pages": pages}
 
 
-def issued() -> Redis:
+def redis() -> Redis:
     return Redis.from_url(redis_url(), decode_responses=True)
 
 
 def remember(task_id: str) -> None:
-    with issued() as store:
+    with redis() as store:
         store.set(f"issued:{task_id}", 1, ex=RESULT_EXPIRES)
 
 
@@ -83,13 +83,13 @@ def queue_report(report: Report) -> dict[str, str]:
 
 @app.get("/tasks/{task_id}")
 def task_status(task_id: str) -> dict[str, object]:
-    with issued() as store:
+    with redis() as store:
         if not store.exists(f"issued:{task_id}"):
             raise HTTPException(404, f"no task {task_id} (never issued, or expired)")
     # One read of the stored record. AsyncResult's .state, .info and .name each read Redis
     # again while the task runs on: .state can say PROGRESS and .info, a moment later, hold
     # the finished task's return value.
-    record = celery.backend.get_task_meta(task_id)
+    record = celery_app.backend.get_task_meta(task_id)
     state = record["status"]
     status: dict[str, object] = {"task_id": task_id, "state": state}
     if state == "PROGRESS":

@@ -14,15 +14,15 @@ from redis import Redis
 
 from app_snippets.settings import redis_url, seconds, time_scale
 
-app = Celery("celery_limits", broker=redis_url(), backend=redis_url())
-app.conf.update(task_default_queue="limits", task_track_started=True)
+celery_app = Celery("celery_limits", broker=redis_url(), backend=redis_url())
+celery_app.conf.update(task_default_queue="limits", task_track_started=True)
 
 SOFT = seconds(2)
 HARD = max(seconds(3), SOFT + 0.5)  # 3 s; at least 0.5 s after the soft limit, time to clean up
 LONG_JOB = HARD + seconds(2)  # 5 s of work: past both limits
 
 
-@app.task(soft_time_limit=SOFT, time_limit=HARD)
+@celery_app.task(soft_time_limit=SOFT, time_limit=HARD)
 def render_video(video_id: int, takes: float) -> str:
     """The soft limit raises SoftTimeLimitExceeded inside the task: time to clean up."""
     try:
@@ -33,7 +33,7 @@ def render_video(video_id: int, takes: float) -> str:
     return f"video {video_id}: rendered"
 
 
-@app.task(soft_time_limit=SOFT, time_limit=HARD)
+@celery_app.task(soft_time_limit=SOFT, time_limit=HARD)
 def render_video_stubborn(video_id: int, takes: float) -> str:
     """Catches every exception, the soft limit's too: only the hard limit can stop it."""
     deadline = time.monotonic() + takes
@@ -51,7 +51,7 @@ def render_video_stubborn(video_id: int, takes: float) -> str:
 PARTNER_RATE = round(5 / max(time_scale(), 0.5))
 
 
-@app.task(bind=True, rate_limit=f"{PARTNER_RATE}/s")
+@celery_app.task(bind=True, rate_limit=f"{PARTNER_RATE}/s")
 def call_partner(self, call: int) -> float:
     """Records which worker made the call, and when."""
     with Redis.from_url(redis_url()) as store:
@@ -59,7 +59,7 @@ def call_partner(self, call: int) -> float:
     return time.time()
 
 
-@app.task
+@celery_app.task
 def export_report(report_id: int) -> str:
     time.sleep(max(seconds(3), 2.0))  # 3 s (2 s at least: time to revoke it while it runs)
     return f"report {report_id}"

@@ -14,7 +14,7 @@ import time
 import dramatiq
 from redis import Redis
 
-from app_snippets.dramatiq_broker import broker
+from app_snippets.ch04_dramatiq.dramatiq_broker import broker
 from app_snippets.settings import redis_url
 
 QUEUE = "schedule"

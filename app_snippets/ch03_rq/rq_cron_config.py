@@ -1,6 +1,6 @@
 """RQ's built-in cron (`rq cron` since RQ 2.4.0, crontab lines since 2.5, beta in 3.0).
 
-Run it as its own process, next to the workers: `rq cron app_snippets.rq_cron_config`
+Run it as its own process, next to the workers: `rq cron app_snippets.ch03_rq.rq_cron_config`
 (with `--url` for your Redis). It only enqueues; a worker on the queue runs the jobs.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rq import cron
 
-from app_snippets.rq_tasks import sleep_for
+from app_snippets.ch03_rq.rq_tasks import sleep_for
 
 QUEUE = "rq-demo-cron"
 

@@ -28,7 +28,7 @@ from PIL import Image
 from waiting import wait_until
 
 import workbook as wb
-from app_snippets import (
+from app_snippets.ch04_dramatiq import (
     dramatiq_crash,
     dramatiq_images,
     dramatiq_rate_limits,
@@ -39,7 +39,7 @@ from app_snippets import (
     dramatiq_time_limits,
     dramatiq_upload,
 )
-from app_snippets.dramatiq_broker import broker, results_backend
+from app_snippets.ch04_dramatiq.dramatiq_broker import broker, results_backend
 from app_snippets.settings import seconds
 
 
@@ -54,7 +54,9 @@ def worker():
     """The chapter's thread worker: every queue but time-limits (which needs the CLI)."""
     wb.start_redis()  # the session's Redis, again at the same address if a module stopped it
     queues = broker.get_declared_queues() - {dramatiq_time_limits.QUEUE}
-    handle = wb.dramatiq_worker("app_snippets.dramatiq_broker:broker", threads=8, queues=queues)
+    handle = wb.dramatiq_worker(
+        "app_snippets.ch04_dramatiq.dramatiq_broker:broker", threads=8, queues=queues
+    )
     yield handle
     handle.stop()
 
@@ -153,7 +155,7 @@ def test_results_timeouts_failures_and_ttl(worker):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["chapter 04", "quickstart (notebook 00)"])
 def test_the_results_backends_wait_longer_than_redis_py_default_socket_timeout(worker, backend):
-    from app_snippets import quickstart_dramatiq
+    from app_snippets.ch00_setup import quickstart_dramatiq
 
     dramatiq.set_broker(broker)  # importing the quickstart made its broker the global one
     chosen = results_backend if backend == "chapter 04" else quickstart_dramatiq.results
@@ -241,7 +243,7 @@ def test_dead_letters_keep_the_previous_failure(worker, store):
 
 def test_time_limit_stops_steps_but_not_a_blocking_call(store):
     cli = wb.dramatiq_worker(
-        "app_snippets.dramatiq_time_limits:broker",
+        "app_snippets.ch04_dramatiq.dramatiq_time_limits:broker",
         process=True,
         queues=[dramatiq_time_limits.QUEUE],
     )
@@ -339,7 +341,9 @@ def test_json_messages_and_the_pydantic_fix(worker):
 
 def test_a_killed_workers_messages_come_back_after_the_heartbeat_timeout(store):
     run = uuid.uuid4().hex[:8]
-    cli = wb.dramatiq_worker("app_snippets.dramatiq_crash:broker", process=True, threads=2)
+    cli = wb.dramatiq_worker(
+        "app_snippets.ch04_dramatiq.dramatiq_crash:broker", process=True, threads=2
+    )
     for report in range(20):
         dramatiq_crash.export_report.send(run, report)
 
@@ -357,7 +361,9 @@ def test_a_killed_workers_messages_come_back_after_the_heartbeat_timeout(store):
     messages = f"dramatiq:{dramatiq_crash.QUEUE}.msgs"
     held = {json.loads(store.hget(messages, i))["args"][1] for i in held_ids()}
     assert held, "the worker held no message when it was killed"
-    cli = wb.dramatiq_worker("app_snippets.dramatiq_crash:broker", process=True, threads=8)
+    cli = wb.dramatiq_worker(
+        "app_snippets.ch04_dramatiq.dramatiq_crash:broker", process=True, threads=8
+    )
     wait_until(lambda: done() == 20, 30)
     starts = [line.split() for line in store.lrange(dramatiq_crash.key(run, "starts"), 0, -1)]
     restarted = {int(r): float(t) - killed_at for r, t in starts if float(t) > killed_at}
@@ -367,7 +373,9 @@ def test_a_killed_workers_messages_come_back_after_the_heartbeat_timeout(store):
     cli.stop()
 
 
-TUTORIAL = Path(__file__).resolve().parents[1] / "app_snippets" / "article_dramatiq"
+TUTORIAL = (
+    Path(__file__).resolve().parents[2] / "app_snippets" / "ch04_dramatiq" / "article_dramatiq"
+)
 
 
 def test_the_tutorials_upload_writes_where_the_name_points_and_the_tuple_arrives_as_a_list(

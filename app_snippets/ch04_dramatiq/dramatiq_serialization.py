@@ -13,7 +13,7 @@ from typing import Any, Literal
 import dramatiq
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from app_snippets.dramatiq_broker import broker
+from app_snippets.ch04_dramatiq.dramatiq_broker import broker
 
 QUEUE = "serialization"
 

@@ -14,7 +14,7 @@ import dramatiq
 from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
 from redis import Redis
 
-from app_snippets.dramatiq_broker import broker, rate_limiter_backend
+from app_snippets.ch04_dramatiq.dramatiq_broker import broker, rate_limiter_backend
 from app_snippets.settings import redis_url, seconds
 
 QUEUE = "rate-limits"

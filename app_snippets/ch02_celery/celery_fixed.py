@@ -1,6 +1,6 @@
-"""The tutorial's Celery app (app_snippets/article_celery/), fixed: a JSON body, a route that
-cannot block the event loop, and a broker outage that fails in seconds with a 503 instead of
-freezing the server for 19 s.
+"""The tutorial's Celery app (app_snippets/ch02_celery/article_celery/), fixed: a JSON body, a
+route that cannot block the event loop, and a broker outage that fails in seconds with a 503
+instead of freezing the server for 19 s.
 
 `.delay()` is a blocking network call (to Redis). In a `def` route FastAPI runs it in its
 thread pool; in an `async def` route it must go through `run_in_threadpool`.
@@ -19,14 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from app_snippets.settings import redis_url, seconds
 
 app = FastAPI(title="Email sender")
-celery = Celery("celery_fixed", broker=redis_url(), backend=redis_url())
+celery_app = Celery("celery_fixed", broker=redis_url(), backend=redis_url())
 
 # When Redis is down, give up after about 3 retries a second apart (the defaults retry the
 # result store 20 times, 1 s apart: 19 s), and let the route answer 503.
 RETRY_EVERY = max(seconds(1), 0.5)  # 1 s (0.5 s at least, under test)
 RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": RETRY_EVERY,
                 "interval_max": RETRY_EVERY}  # fmt: skip
-celery.conf.update(
+celery_app.conf.update(
     task_default_queue="fixed",  # a queue of its own: no other demo's worker takes its tasks
     task_publish_retry_policy=RETRY_POLICY,
     result_backend_transport_options={"retry_policy": RETRY_POLICY},
@@ -41,7 +41,7 @@ class Email(BaseModel):
     body: str
 
 
-@celery.task
+@celery_app.task
 def send_email(to: str, subject: str, body: str) -> str:
     time.sleep(seconds(1))  # stands in for the call to the mail server
     return f"sent {subject!r} to {to}"
@@ -69,7 +69,7 @@ async def queue_email_async(email: Email) -> dict[str, str]:
 
 @app.get("/tasks/{task_id}")
 def task_status(task_id: str) -> dict[str, str]:
-    return {"task_id": task_id, "status": celery.AsyncResult(task_id).status}
+    return {"task_id": task_id, "status": celery_app.AsyncResult(task_id).status}
 
 
 @app.get("/ping")

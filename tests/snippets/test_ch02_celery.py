@@ -18,7 +18,7 @@ from redis import Redis
 from waiting import wait_until
 
 import workbook as wb
-from app_snippets import (
+from app_snippets.ch02_celery import (
     celery_beat,
     celery_canvas,
     celery_crash,
@@ -30,7 +30,7 @@ from app_snippets import (
 )
 from app_snippets.settings import seconds
 
-TUTORIAL = Path(__file__).resolve().parents[1] / "app_snippets" / "article_celery"
+TUTORIAL = Path(__file__).resolve().parents[2] / "app_snippets" / "ch02_celery" / "article_celery"
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +95,7 @@ def test_the_tutorials_app_stops_for_every_result_store_retry_while_redis_is_dow
 
 
 def test_a_task_without_retry_options_runs_once(thread_worker, redis_server):
-    thread_worker(celery_retries.app)
+    thread_worker(celery_retries.celery_app)
     order = f"once-{uuid.uuid4().hex[:6]}"
     result = celery_retries.charge_once.delay(order)
     wait_until(result.ready, 10)
@@ -105,7 +105,7 @@ def test_a_task_without_retry_options_runs_once(thread_worker, redis_server):
 
 
 def test_a_real_worker_refuses_get_inside_a_task():
-    worker = wb.celery_worker("app_snippets.celery_canvas:app", process=True)
+    worker = wb.celery_worker("app_snippets.ch02_celery.celery_canvas:celery_app", process=True)
     waiting = celery_canvas.convert_and_wait.delay("uploads/a.mov")
     wait_until(waiting.ready, 30)
     assert waiting.state == "FAILURE" and "Never call result.get() within a task" in str(
@@ -115,7 +115,7 @@ def test_a_real_worker_refuses_get_inside_a_task():
 
 
 def test_fixed_app_takes_a_json_body_on_both_routes(thread_worker):
-    thread_worker(celery_fixed.celery)
+    thread_worker(celery_fixed.celery_app)
     api = wb.serve(celery_fixed.app)
     body = {"to": "ada@example.com", "subject": "Hi", "body": "Hello"}
     for path in ("/emails", "/emails/async"):
@@ -183,7 +183,7 @@ def test_status_endpoint_tells_unknown_queued_done_and_failed_apart(thread_worke
     ok = api.client.post("/emails", json={"to": "ada@example.com", "subject": "Hi"}).json()
     bad = api.client.post("/emails", json={"to": "x@invalid.example", "subject": "Hi"}).json()
     assert api.client.get(f"/tasks/{ok['task_id']}").json()["state"] == "PENDING"
-    thread_worker(celery_status.celery)
+    thread_worker(celery_status.celery_app)
 
     def final(task_id: str) -> dict:
         def finished() -> dict | None:
@@ -196,12 +196,12 @@ def test_status_endpoint_tells_unknown_queued_done_and_failed_apart(thread_worke
 
     done, failed = final(ok["task_id"]), final(bad["task_id"])
     assert done["result"] == "sent 'Hi' to ada@example.com"
-    assert done["task"] == "app_snippets.celery_status.send_email"  # result_extended
+    assert done["task"] == "app_snippets.ch02_celery.celery_status.send_email"  # result_extended
     assert failed["state"] == "FAILURE" and "does not exist" in failed["error"]
 
 
 def test_progress_is_visible_while_the_report_runs(thread_worker):
-    thread_worker(celery_status.celery)
+    thread_worker(celery_status.celery_app)
     api = wb.serve(celery_status.app)
     task_id = api.client.post("/reports", json={"pages": 20}).json()["task_id"]
     seen = []
@@ -218,23 +218,23 @@ def test_progress_is_visible_while_the_report_runs(thread_worker):
 
 
 def test_results_expire_and_then_read_pending(thread_worker, redis_server):
-    thread_worker(celery_status.celery)
+    thread_worker(celery_status.celery_app)
     api = wb.serve(celery_status.app)
     task_id = api.client.post("/emails", json={"to": "a@example.com", "subject": "Hi"}).json()[
         "task_id"
     ]
-    wait_until(lambda: celery_status.celery.AsyncResult(task_id).state == "SUCCESS", 5)
+    wait_until(lambda: celery_status.celery_app.AsyncResult(task_id).state == "SUCCESS", 5)
     key = f"celery-task-meta-{task_id}"
     assert 0 < redis_server.client().ttl(key) <= celery_status.RESULT_EXPIRES
     wait_until(lambda: not redis_server.client().exists(key), celery_status.RESULT_EXPIRES + 5)
     assert api.client.get(f"/tasks/{task_id}").status_code == 404
-    assert celery_status.celery.AsyncResult(task_id).state == "PENDING"
+    assert celery_status.celery_app.AsyncResult(task_id).state == "PENDING"
 
 
 def test_bounded_retries_back_off_and_fail_and_the_unbounded_one_is_revoked(
     thread_worker, redis_server
 ):
-    thread_worker(celery_retries.app)
+    thread_worker(celery_retries.celery_app)
     store = redis_server.client()
     run = uuid.uuid4().hex[:6]
     results = {name: getattr(celery_retries, name).delay(f"{name}-{run}") for name in
@@ -271,7 +271,7 @@ def crash(app_name: str, tasks: int = 10) -> tuple[int, int]:
     for _ in range(5):
         db.flushdb()
         worker = wb.celery_worker(
-            f"app_snippets.celery_crash:{app_name}", process=True, concurrency=1
+            f"app_snippets.ch02_celery.celery_crash:{app_name}", process=True, concurrency=1
         )
         for item in range(tasks):
             app.send_task("process_item", args=(item,))
@@ -304,7 +304,7 @@ def test_a_killed_worker_loses_its_running_task_unless_acks_late():
 
 
 def test_json_keeps_lists_and_dates_and_refuses_sets_objects_connections(thread_worker):
-    thread_worker(celery_serialization.app)
+    thread_worker(celery_serialization.celery_app)
     echo = celery_serialization.echo
     assert echo.delay((1, 2)).get(timeout=10) == [1, 2]
     when = dt.datetime(2030, 1, 2, 3, 4, 5)
@@ -324,7 +324,10 @@ def test_json_keeps_lists_and_dates_and_refuses_sets_objects_connections(thread_
 
 def test_time_limits_rate_limits_and_revoke_on_a_prefork_worker(redis_server):
     worker = wb.celery_worker(
-        "app_snippets.celery_limits:app", process=True, concurrency=2, hostname="one@%h"
+        "app_snippets.ch02_celery.celery_limits:celery_app",
+        process=True,
+        concurrency=2,
+        hostname="one@%h",
     )
     quick = celery_limits.render_video.delay(1, 0)  # well within the soft limit
     soft = celery_limits.render_video.delay(2, celery_limits.LONG_JOB)
@@ -353,8 +356,9 @@ def test_time_limits_rate_limits_and_revoke_on_a_prefork_worker(redis_server):
 
     limit = celery_limits.PARTNER_RATE
     one = calls()
+    # Another target string than the first worker's: the workbook keeps one worker per target.
     second = wb.celery_worker(
-        "app_snippets.celery_limits", process=True, concurrency=2, hostname="two@%h"
+        "app_snippets.ch02_celery.celery_limits", process=True, concurrency=2, hostname="two@%h"
     )
     two = calls()
     second.stop()
@@ -376,7 +380,7 @@ def test_time_limits_rate_limits_and_revoke_on_a_prefork_worker(redis_server):
 
 
 def test_canvas_chain_group_and_chord(thread_worker):
-    thread_worker(celery_canvas.app)
+    thread_worker(celery_canvas.celery_app)
     chain_result = celery_canvas.one_video("a.mov", "ada@example.com").delay().get(timeout=20)
     assert chain_result == "told ada@example.com: uploads/a.mp4 ready"
     group_result = celery_canvas.all_formats("uploads/a.mov").delay().get(timeout=20)
@@ -390,12 +394,12 @@ def test_canvas_chain_group_and_chord(thread_worker):
 def test_beat_sends_the_cleanup_on_schedule(thread_worker, redis_server, tmp_path):
     from celery.beat import EmbeddedService
 
-    thread_worker(celery_beat.app)
+    thread_worker(celery_beat.celery_app)
     store = redis_server.client()
     store.delete("cleanup_runs", "uploads")
     store.zadd("uploads", {"old.mov": time.time() - 1, "fresh.mov": time.time() + 3600})
     beat = EmbeddedService(
-        celery_beat.app, thread=True, schedule_filename=str(tmp_path / "schedule"),
+        celery_beat.celery_app, thread=True, schedule_filename=str(tmp_path / "schedule"),
         max_interval=seconds(0.5),
     )  # fmt: skip
     beat.start()

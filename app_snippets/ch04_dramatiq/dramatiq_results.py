@@ -6,7 +6,7 @@ import time
 
 import dramatiq
 
-from app_snippets.dramatiq_broker import broker
+from app_snippets.ch04_dramatiq.dramatiq_broker import broker
 
 QUEUE = "results"
 

@@ -1,5 +1,5 @@
 """Job functions for chapter 03. A worker imports each one by its dotted path
-(`app_snippets.rq_tasks.send_email`), so they live in a module, never in a notebook cell.
+(`app_snippets.ch03_rq.rq_tasks.send_email`), so they live in a module, never in a notebook cell.
 
 Each job records what happened to it in Redis (attempt times, the pipeline's steps), so
 that the notebook can measure it from outside the worker.
@@ -15,7 +15,7 @@ from rq import get_current_job
 from app_snippets.settings import redis_url, seconds
 
 
-def _redis() -> Redis:
+def redis() -> Redis:
     return Redis.from_url(redis_url(), decode_responses=True)
 
 
@@ -35,8 +35,8 @@ def flaky(name: str, failures: int) -> str:
     """Fail the first `failures` attempts (a provider that is down), then succeed.
 
     Every attempt appends its start time to a Redis list, so retries can be timed."""
-    with _redis() as redis:
-        attempt = redis.rpush(attempts_key(name), time.time())
+    with redis() as store:
+        attempt = store.rpush(attempts_key(name), time.time())
     if attempt <= failures:
         raise ConnectionError(f"{name}: provider unavailable (attempt {attempt})")
     return f"{name}: ok on attempt {attempt}"

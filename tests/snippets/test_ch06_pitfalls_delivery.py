@@ -298,7 +298,7 @@ def start_worker_against(server, library: str, clients, monkeypatch, *, process:
     with monkeypatch.context() as patch:
         patch.setenv("REDIS_URL", server.url)
         if library == "celery":
-            return wb.celery_worker(f"{module}:celery_app" if process else clients.celery,
+            return wb.celery_worker(f"{module}:celery_app" if process else clients.celery_app,
                                     process=process, concurrency=1)  # fmt: skip
         if library == "rq":
             return wb.rq_worker([outage.QUEUE], process=process, serializer="json")
@@ -370,7 +370,7 @@ def footprint_after_five(server, library: str, policy: str, monkeypatch) -> tupl
     with monkeypatch.context() as patch:
         patch.setenv("REDIS_URL", server.url)
         if library == "celery":
-            worker = wb.celery_worker(clients.celery)
+            worker = wb.celery_worker(clients.celery_app)
         elif library == "rq":
             worker = wb.rq_worker([results_demo.QUEUE], serializer="json")
         else:

@@ -15,7 +15,7 @@ from pathlib import Path
 import dramatiq
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app_snippets.dramatiq_broker import broker
+from app_snippets.ch04_dramatiq.dramatiq_broker import broker
 
 QUEUE = "images"
 # <32 hex digits>[-suffix...].<ext>, e.g. 3f2a...c1.png or 3f2a...c1-w512-gray-t128.png

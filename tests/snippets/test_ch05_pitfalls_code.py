@@ -344,7 +344,7 @@ def test_a_local_file_is_not_on_the_workers_host_and_the_shared_store_is(tmp_pat
 
 # Section 8: stale workers in a rolling deploy. Each release is a folder (a host's checkout);
 # RQ and the old Celery worker run as processes there, the rest in this process.
-RELEASES = Path(__file__).parent.parent / "app_snippets" / "ch05_pitfalls_code" / "releases"
+RELEASES = Path(__file__).resolve().parents[2] / "app_snippets" / "ch05_pitfalls_code" / "releases"
 RECEIPT_WORKER_COMMANDS = {
     "celery": "celery -A receipts worker -Q ch05-receipts --pool solo --without-mingle"
     " --without-gossip --loglevel INFO",

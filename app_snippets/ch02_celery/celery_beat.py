@@ -1,8 +1,9 @@
 """A periodic task with Celery beat: every few seconds, delete expired uploads.
 
 Beat is a scheduler: it only sends `cleanup_uploads` to the queue on time; a worker runs
-it. Run exactly one beat per deployment (`celery -A app_snippets.celery_beat:app beat`),
-or every tick is sent once per beat.
+it. Run exactly one beat per deployment
+(`celery -A app_snippets.ch02_celery.celery_beat:celery_app beat`), or every tick is sent once
+per beat.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from redis import Redis
 
 from app_snippets.settings import redis_url, seconds
 
-app = Celery("celery_beat", broker=redis_url(), backend=redis_url())
+celery_app = Celery("celery_beat", broker=redis_url(), backend=redis_url())
 EVERY = seconds(1)
-app.conf.update(
+celery_app.conf.update(
     task_default_queue="beat",
     beat_schedule={
-        "cleanup-uploads": {"task": "app_snippets.celery_beat.cleanup_uploads", "schedule": EVERY},
+        "cleanup-uploads": {
+            "task": "app_snippets.ch02_celery.celery_beat.cleanup_uploads",
+            "schedule": EVERY,
+        },
     },
 )
 
@@ -28,7 +32,7 @@ def store() -> Redis:
     return Redis.from_url(redis_url(), decode_responses=True)
 
 
-@app.task(ignore_result=True)
+@celery_app.task(ignore_result=True)
 def cleanup_uploads() -> int:
     """Delete uploads whose expiry time has passed; record the run."""
     now = time.time()

@@ -14,7 +14,7 @@ from dramatiq.common import compute_backoff
 from dramatiq.middleware import Retries
 from redis import Redis
 
-from app_snippets.dramatiq_broker import broker
+from app_snippets.ch04_dramatiq.dramatiq_broker import broker
 from app_snippets.settings import redis_url, seconds
 
 QUEUE = "retries"
