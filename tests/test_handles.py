@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 import workbook as wb
-from app_snippets import quickstart_rq
+from app_snippets.ch00_setup import quickstart_rq
 from workbook import _registry, _threads, _watchdog
 from workbook._net import PortInUse, bind, free_port
 from workbook._roundtrip import round_trip
@@ -100,7 +100,7 @@ def test_a_thread_server_stops_at_the_end_of_a_with_block_even_after_an_error():
 
 
 def test_process_handles_and_thread_workers_are_context_managers(redis_server):
-    with wb.serve("app_snippets.slow_report:app", process=True) as api:
+    with wb.serve("app_snippets.ch00_setup.slow_report:app", process=True) as api:
         assert api.alive() and api.client.get("/reports/unknown").status_code == 404
     assert not api.alive()
     with wb.rq_worker(["ctx"], serializer="json", process=True) as worker:

@@ -63,7 +63,7 @@ def test_a_failed_stop_is_named_and_the_rest_still_stop(redis_server):
 
 
 def test_every_failure_is_named_after_everything_else_stopped(redis_server):
-    api = wb.serve("app_snippets.slow_report:app", process=True)
+    api = wb.serve("app_snippets.ch00_setup.slow_report:app", process=True)
     for name in ("one", "two"):
         _registry.put(f"stubborn {name}", Stubborn())
     with pytest.raises(wb.WorkbookError) as error:
