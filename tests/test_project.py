@@ -21,6 +21,7 @@ PUBLIC = {
     "WorkbookError", "celery_worker", "doctor", "dramatiq_worker", "exercise", "exercises",
     "expect_error",
     "flower",
+    "round_trip",
     "rq_cron",
     "rq_worker",
     "run_command",

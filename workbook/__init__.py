@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._flower import flower
     from ._redis import start_redis
     from ._registry import stop_all
+    from ._roundtrip import round_trip
     from ._rq import rq_worker
     from ._rq_cron import rq_cron
     from ._serve import serve
@@ -40,6 +41,7 @@ _WHERE = {
     "exercises": "._exercises",
     "expect_error": "._expected",
     "flower": "._flower",
+    "round_trip": "._roundtrip",
     "rq_cron": "._rq_cron",
     "rq_worker": "._rq",
     "run_command": "._command",
@@ -60,6 +62,7 @@ __all__ = [
     "exercises",
     "expect_error",
     "flower",
+    "round_trip",
     "rq_cron",
     "rq_worker",
     "run_command",
