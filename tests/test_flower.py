@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from waiting import wait_until
 
 import workbook as wb
 from app_snippets.ch00_setup import quickstart_celery
+from workbook import wait_for
 
 TARGET = "app_snippets.ch00_setup.quickstart_celery:celery_app"
 
@@ -19,10 +19,10 @@ def test_flower_shows_workers_and_tasks_from_its_api(redis_server):
     assert TARGET in flower.argv and "--address=127.0.0.1" in flower.argv
     assert flower.client.get("/healthcheck").text == "OK"
     assert flower.client.get("/").status_code == 200  # the web UI
-    workers = wait_until(lambda: flower.api("workers"))
+    workers = wait_for(lambda: flower.api("workers"))
     assert len(workers) == 1
     assert quickstart_celery.add.delay(2, 3).get(timeout=10) == 5
-    tasks = wait_until(lambda: [t for t in flower.api("tasks").values() if t["state"] == "SUCCESS"])
+    tasks = wait_for(lambda: [t for t in flower.api("tasks").values() if t["state"] == "SUCCESS"])
     assert (
         tasks[0]["name"] == "app_snippets.ch00_setup.quickstart_celery.add"
         and tasks[0]["result"] == "5"
@@ -56,7 +56,7 @@ def test_a_web_page_cannot_start_tasks_through_flower(redis_server):
     own = flower.client.post(path, json={"args": [2, 3]})
     assert own.status_code == 200, own.text
     assert quickstart_celery.celery_app.AsyncResult(own.json()["task-id"]).get(timeout=15) == 5
-    received = wait_until(lambda: worker.logs(500).count("] received"))
+    received = wait_for(lambda: worker.logs(500).count("] received"))
     assert received == 1, worker.logs(500)
 
 

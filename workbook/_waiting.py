@@ -19,7 +19,7 @@ class WaitTimeout(TimeoutError):
 
 def wait_for(
     condition: Callable[[], T],
-    seconds: float,
+    seconds: float = 10,
     desc: str | None = None,
     *,
     limit: float | None = None,

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from waiting import timed, wait_until
 
 import workbook as wb
 from app_snippets.ch01_background_tasks import bg_blocking, bg_dependencies, bg_failures, bg_timing
 from app_snippets.settings import seconds, time_scale
+from workbook import timed, wait_for
 
 TASK = seconds(2)  # the tasks of bg_timing and bg_blocking (bg_dependencies: CARRIER_SECONDS)
 
@@ -32,7 +32,7 @@ def test_response_comes_before_the_task_finishes():
     answered = time.time()
     assert response.status_code == 202
     path = f"/invoices/{response.json()['id']}"
-    finished = wait_until(lambda: api.client.get(path).json().get("task_finished_at"), 3 * TASK + 5)
+    finished = wait_for(lambda: api.client.get(path).json().get("task_finished_at"), 3 * TASK + 5)
     # Relative to the task, not a bound on latency: the first request on a fresh server (and a
     # busy machine) can be slow, but only waiting for the task makes it as slow as the task.
     assert answered < finished
@@ -65,7 +65,7 @@ def test_only_the_blocking_async_task_stalls_the_server(monkeypatch):
     api = wb.serve(bg_blocking.app)
     for kind in bg_blocking.TASKS:
         waits = ping_waits(api, kind, task)
-        wait_until(lambda kind=kind: kind in api.client.get("/tasks/finished").json(), 3 * task + 5)
+        wait_for(lambda kind=kind: kind in api.client.get("/tasks/finished").json(), 3 * task + 5)
         # The second-longest wait: one ping slowed by a busy machine proves nothing, while a
         # blocked loop makes every ping sent in the task's first half wait past its middle.
         second_longest = sorted(waits)[-2]
@@ -81,7 +81,7 @@ def test_a_failing_task_stops_the_rest_and_the_client_got_200():
     email = f"{uuid.uuid4().hex[:6]}@example.com"
     with fresh_connections(api) as client:
         assert client.post("/signup", params={"email": email}).status_code == 200
-        wait_until(lambda: "CRM API answered 503" in api.logs(), 5)
+        wait_for(lambda: "CRM API answered 503" in api.logs(), 5)
         assert client.get(f"/signup/{email}/tasks").json() == ["send_welcome_email"]
 
 
@@ -98,7 +98,7 @@ def test_sigkill_loses_running_tasks_and_sigterm_lets_them_finish(redis_server):
         store.delete(bg_crash.EXPORTS_KEY)
         for _ in range(3):
             assert api.client.post("/exports").status_code == 202
-        wait_until(
+        wait_for(
             lambda: list(store.hgetall(bg_crash.EXPORTS_KEY).values()) == ["running"] * 3,
             5 + 3 * bg_crash.EXPORT_SECONDS,
         )
@@ -132,18 +132,18 @@ def test_yield_dependency_sessions_and_background_tasks():
     # (for CARRIER_SECONDS, never under 0.5 s: time enough for the GET on a fresh connection).
     order_id, open_during_task = order("/orders/request-scope")
     assert open_during_task == 1
-    wait_until(lambda: len(rows(order_id)) == 2, 3 * TASK + 5)
-    wait_until(lambda: client.get("/sessions/open").json() == 0, 5)
+    wait_for(lambda: len(rows(order_id)) == 2, 3 * TASK + 5)
+    wait_for(lambda: client.get("/sessions/open").json() == 0, 5)
 
     # Function scope: closed before the task runs, which fails.
     order_id, open_during_task = order("/orders/function-scope")
     assert open_during_task == 0
-    wait_until(lambda: "SessionClosedError" in api.logs(), 3 * TASK + 5)
+    wait_for(lambda: "SessionClosedError" in api.logs(), 3 * TASK + 5)
     assert rows(order_id) == [f"order {order_id}: placed"]
 
     # The fix: the task opens its own session, only for its write.
     order_id, open_during_task = order("/orders")
     assert open_during_task == 0
-    wait_until(lambda: len(rows(order_id)) == 2, 3 * TASK + 5)
+    wait_for(lambda: len(rows(order_id)) == 2, 3 * TASK + 5)
     assert client.get("/sessions/open").json() == 0
     client.close()

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from kombu.exceptions import EncodeError
 from redis import Redis
-from waiting import wait_until
 
 import workbook as wb
 from app_snippets.ch02_celery import (
@@ -29,6 +28,7 @@ from app_snippets.ch02_celery import (
     celery_status,
 )
 from app_snippets.settings import seconds
+from workbook import wait_for
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "app_snippets" / "ch02_celery" / "article_celery"
 
@@ -66,7 +66,7 @@ def test_the_tutorials_app_run_as_it_says_answers_at_once_and_refuses_a_json_bod
         registered = client.post("/register", params=user)
         assert registered.status_code == 200 and "msg" in registered.json()
         assert "succeeded" not in worker.logs(400)  # answered before the 5 s task ended
-        wait_until(lambda: "succeeded in" in worker.logs(400), 30)
+        wait_for(lambda: "succeeded in" in worker.logs(400), 30)
         assert client.post("/register", json=user).status_code == 422
     log = worker.logs(400)
     assert "Sent welcome email to ada@example.com (user_id=123)" in log
@@ -98,7 +98,7 @@ def test_a_task_without_retry_options_runs_once(thread_worker, redis_server):
     thread_worker(celery_retries.celery_app)
     order = f"once-{uuid.uuid4().hex[:6]}"
     result = celery_retries.charge_once.delay(order)
-    wait_until(result.ready, 10)
+    wait_for(result.ready, 10)
     time.sleep(0.5)  # a retry, had there been one, would be on its way
     assert result.state == "FAILURE" and isinstance(result.result, ConnectionError)
     assert redis_server.client().llen(f"attempts:{order}") == 1
@@ -107,7 +107,7 @@ def test_a_task_without_retry_options_runs_once(thread_worker, redis_server):
 def test_a_real_worker_refuses_get_inside_a_task():
     worker = wb.celery_worker("app_snippets.ch02_celery.celery_canvas:celery_app", process=True)
     waiting = celery_canvas.convert_and_wait.delay("uploads/a.mov")
-    wait_until(waiting.ready, 30)
+    wait_for(waiting.ready, 30)
     assert waiting.state == "FAILURE" and "Never call result.get() within a task" in str(
         waiting.result
     )
@@ -122,7 +122,7 @@ def test_fixed_app_takes_a_json_body_on_both_routes(thread_worker):
         response = api.client.post(path, json=body)
         assert response.status_code == 202, response.text
         task_id = response.json()["task_id"]
-        wait_until(
+        wait_for(
             lambda task_id=task_id: (
                 api.client.get(f"/tasks/{task_id}").json()["status"] == "SUCCESS"
             ),
@@ -192,7 +192,7 @@ def test_status_endpoint_tells_unknown_queued_done_and_failed_apart(thread_worke
             status = response.json()
             return status if status["state"] in ("SUCCESS", "FAILURE") else None
 
-        return wait_until(finished, 5 + seconds(0.5) * 4)
+        return wait_for(finished, 5 + seconds(0.5) * 4)
 
     done, failed = final(ok["task_id"]), final(bad["task_id"])
     assert done["result"] == "sent 'Hi' to ada@example.com"
@@ -223,10 +223,10 @@ def test_results_expire_and_then_read_pending(thread_worker, redis_server):
     task_id = api.client.post("/emails", json={"to": "a@example.com", "subject": "Hi"}).json()[
         "task_id"
     ]
-    wait_until(lambda: celery_status.celery_app.AsyncResult(task_id).state == "SUCCESS", 5)
+    wait_for(lambda: celery_status.celery_app.AsyncResult(task_id).state == "SUCCESS", 5)
     key = f"celery-task-meta-{task_id}"
     assert 0 < redis_server.client().ttl(key) <= celery_status.RESULT_EXPIRES
-    wait_until(lambda: not redis_server.client().exists(key), celery_status.RESULT_EXPIRES + 5)
+    wait_for(lambda: not redis_server.client().exists(key), celery_status.RESULT_EXPIRES + 5)
     assert api.client.get(f"/tasks/{task_id}").status_code == 404
     assert celery_status.celery_app.AsyncResult(task_id).state == "PENDING"
 
@@ -241,9 +241,9 @@ def test_bounded_retries_back_off_and_fail_and_the_unbounded_one_is_revoked(
                ("charge", "charge_with_jitter", "charge_forever")}  # fmt: skip
     # 1 + 2 + 4 s of backoff (whole seconds, not scaled); a busy machine, with charge_forever
     # retrying every 0.05 s beside them, took over 20 s once
-    wait_until(lambda: results["charge"].ready() and results["charge_with_jitter"].ready(), 60)
+    wait_for(lambda: results["charge"].ready() and results["charge_with_jitter"].ready(), 60)
     results["charge_forever"].revoke()
-    wait_until(lambda: results["charge_forever"].state == "REVOKED", 5)
+    wait_for(lambda: results["charge_forever"].state == "REVOKED", 5)
     attempts = {
         name: [float(t) for t in store.lrange(f"attempts:{name}-{run}", 0, -1)] for name in results
     }
@@ -275,7 +275,7 @@ def crash(app_name: str, tasks: int = 10) -> tuple[int, int]:
         )
         for item in range(tasks):
             app.send_task("process_item", args=(item,))
-        wait_until(lambda: db.llen("started") >= 4 and in_flight(db), 10)
+        wait_for(lambda: db.llen("started") >= 4 and in_flight(db), 10)
         started = db.lrange("started", 0, -1)
         worker.kill()
         if in_flight(db, started):  # the dead worker records nothing more
@@ -372,10 +372,10 @@ def test_time_limits_rate_limits_and_revoke_on_a_prefork_worker(redis_server):
     countdown = max(seconds(2), 2.0)  # time enough for the revoke to arrive first
     waiting = celery_limits.export_report.apply_async((1,), countdown=countdown)
     running = celery_limits.export_report.delay(2)
-    wait_until(lambda: running.state == "STARTED", 10)
+    wait_for(lambda: running.state == "STARTED", 10)
     waiting.revoke()
     running.revoke(terminate=True)
-    wait_until(lambda: waiting.state == running.state == "REVOKED", 10 + countdown)
+    wait_for(lambda: waiting.state == running.state == "REVOKED", 10 + countdown)
     worker.stop()
 
 
@@ -404,7 +404,7 @@ def test_beat_sends_the_cleanup_on_schedule(thread_worker, redis_server, tmp_pat
     )  # fmt: skip
     beat.start()
     try:
-        wait_until(lambda: store.llen("cleanup_runs") >= 3, 10 + seconds(1) * 6)
+        wait_for(lambda: store.llen("cleanup_runs") >= 3, 10 + seconds(1) * 6)
     finally:
         beat.stop()
         beat.join(5)

@@ -13,11 +13,11 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
-from waiting import wait_until
 
 import workbook as wb
 from app_snippets.ch03_rq import rq_pickle_payload, rq_tasks
 from app_snippets.settings import seconds
+from workbook import wait_for
 
 
 @pytest.fixture
@@ -56,8 +56,8 @@ def test_step_1_answers_500_after_enqueueing_and_the_script_worker_cannot_import
         before = set(queue.failed_job_registry.get_job_ids())
         reply = httpx.post(f"{api.url}/report/7", timeout=30)
         assert reply.status_code == 500
-        wait_until(lambda: "has no attribute 'get_id'" in api.logs(200), 10)
-        failed = wait_until(lambda: set(queue.failed_job_registry.get_job_ids()) - before, 15)
+        wait_for(lambda: "has no attribute 'get_id'" in api.logs(200), 10)
+        failed = wait_for(lambda: set(queue.failed_job_registry.get_job_ids()) - before, 15)
         job = Job.fetch(failed.pop(), connection=connection)
         assert job.args == (7,)
         assert "Invalid attribute name: app.rq_worker.generate_report" in (
@@ -75,7 +75,7 @@ def test_the_fixed_tutorial_answers_with_the_job_id_and_makes_the_report(connect
         assert reply.status_code == 200 and reply.json()["status"] == "queued"
         job = Job.fetch(reply.json()["job_id"], connection=connection, serializer=JSONSerializer)
         assert job.get_status() in ("queued", "started")  # answered before the 8 s job ended
-        wait_until(lambda: settled(job), 30)
+        wait_for(lambda: settled(job), 30)
         assert job.get_status() == "finished" and job.return_value() == "/tmp/report_42.pdf"
     finally:
         worker.stop()
@@ -86,7 +86,7 @@ def test_a_tuple_arrives_as_a_list_under_json(connection):
     queue = Queue("ch03-types", connection=connection, serializer=JSONSerializer)
     worker = wb.rq_worker(["ch03-types"], serializer="json")
     job = queue.enqueue(rq_tasks.type_names, (1, 2), {"a": 1})
-    wait_until(lambda: settled(job), 10)
+    wait_for(lambda: settled(job), 10)
     assert job.return_value() == ["list", "dict"]
     worker.stop()
 
@@ -101,7 +101,7 @@ def test_the_fixed_app_reports_every_state_of_a_job(redis_server):
     record = lambda r: api.client.get(f"/jobs/{r.json()['job_id']}").json()  # noqa: E731
     assert record(good)["status"] == "queued"  # no worker yet
     worker = wb.rq_worker([rq_emails.QUEUE], process=True, serializer="json")
-    wait_until(lambda: record(bad)["status"] in ("finished", "failed"), 3 * seconds(1) + 10)
+    wait_for(lambda: record(bad)["status"] in ("finished", "failed"), 3 * seconds(1) + 10)
     assert record(good) == {
         "job_id": good.json()["job_id"],
         "status": "finished",
@@ -117,7 +117,7 @@ def test_a_job_path_the_worker_cannot_import_fails_with_invalid_attribute_name(c
     queue = Queue("ch03-import-path", connection=connection, serializer=JSONSerializer)
     worker = wb.rq_worker(["ch03-import-path"], serializer="json")
     lost = queue.enqueue("app.tasks.send_email", "ada@example.com", "Hi")
-    wait_until(lambda: settled(lost), 10)
+    wait_for(lambda: settled(lost), 10)
     assert "Invalid attribute name: app.tasks.send_email" in lost.latest_result().exc_string
     worker.stop()
 
@@ -136,7 +136,7 @@ def test_the_crafted_job_runs_code_in_a_pickle_worker_only(connection, tmp_path)
         marker = tmp_path / queue_name
         job_id = rq_pickle_payload.write_crafted_job(connection, queue_name, marker)
         job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
-        wait_until(lambda job=job: settled(job), 10)
+        wait_for(lambda job=job: settled(job), 10)
         if serializer is None:
             assert marker.exists() and job.get_status() == "finished"
         else:
@@ -154,14 +154,14 @@ def test_retry_counts_and_intervals_need_the_scheduler(redis_server, connection)
     once = queue.enqueue(rq_tasks.flaky, "ch03-once", 100)
     four = queue.enqueue(rq_tasks.flaky, "ch03-four", 100, retry=Retry(max=3))
     spaced = queue.enqueue(rq_tasks.flaky, "ch03-spaced", 1, retry=Retry(max=1, interval=1))
-    wait_until(lambda: settled(once) and settled(four), 10)
+    wait_for(lambda: settled(once) and settled(four), 10)
     assert store.llen(rq_tasks.attempts_key("ch03-once")) == 1
     assert store.llen(rq_tasks.attempts_key("ch03-four")) == 4
-    wait_until(lambda: spaced.get_status(refresh=True) == "scheduled", 10)  # its 1 s interval
+    wait_for(lambda: spaced.get_status(refresh=True) == "scheduled", 10)  # its 1 s interval
     time.sleep(1.5)
     assert spaced.get_status(refresh=True) == "scheduled"  # no scheduler: it waits forever
     worker = wb.rq_worker(["ch03-retries"], serializer="json", with_scheduler=True)
-    wait_until(lambda: settled(spaced), 10)
+    wait_for(lambda: settled(spaced), 10)
     assert spaced.get_status() == "finished"
     worker.stop()
 
@@ -174,7 +174,7 @@ def test_the_pipeline_runs_in_order_and_a_failure_defers_the_rest(connection):
         fetch = queue.enqueue(rq_tasks.fetch_orders, day)
         total = queue.enqueue(rq_tasks.total_orders, depends_on=fetch)
         chains[day] = (fetch, total, queue.enqueue(rq_tasks.publish_total, depends_on=total))
-    wait_until(lambda: settled(chains["2024-06-01"][2]) and settled(chains["never"][0]), 10)
+    wait_for(lambda: settled(chains["2024-06-01"][2]) and settled(chains["never"][0]), 10)
     assert chains["2024-06-01"][2].return_value() == "published: 62.49 EUR"
     time.sleep(0.2)
     statuses = [job.get_status(refresh=True) for job in chains["never"]]
@@ -188,11 +188,11 @@ def test_cron_enqueues_every_second_with_pickle(connection):
     queue = Queue(rq_cron_config.QUEUE, connection=connection)
     queue.empty()
     cron = wb.rq_cron("app_snippets.ch03_rq.rq_cron_config", serializer="json")
-    wait_until(lambda: queue.count >= 2, 10)
+    wait_for(lambda: queue.count >= 2, 10)
     data = zlib.decompress(connection.hget(f"rq:job:{queue.get_job_ids()[0]}", "data"))
     assert data[:1] == b"\x80"  # pickle, whatever --serializer says (RQ 3.0)
     worker = wb.rq_worker([rq_cron_config.QUEUE])
-    wait_until(lambda: queue.finished_job_registry.count >= 1, 10)
+    wait_for(lambda: queue.finished_job_registry.count >= 1, 10)
     cron.stop()
     worker.stop()
 
@@ -227,7 +227,7 @@ def test_rq_dashboard_requeues_with_a_login_and_refuses_other_sites(connection):
     connection.delete(rq_tasks.attempts_key("dashboard-requeue"))
     job = queue.enqueue(rq_tasks.flaky, "dashboard-requeue", 1)
     worker = wb.rq_worker([queue.name], serializer="json")
-    wait_until(lambda: settled(job), 30)
+    wait_for(lambda: settled(job), 30)
     worker.stop()  # so that the requeued job stays queued, for the assertion below
     assert job.get_status(refresh=True) == "failed"
     dashboard = wb.serve(rq_dashboard_app.create_dashboard("ada", "s3cret"), name="rq-dashboard")

@@ -25,7 +25,6 @@ import redis.exceptions
 from dramatiq import group, pipeline
 from dramatiq.results import ResultFailure, ResultMissing, ResultTimeout
 from PIL import Image
-from waiting import wait_until
 
 import workbook as wb
 from app_snippets.ch04_dramatiq import (
@@ -41,6 +40,7 @@ from app_snippets.ch04_dramatiq import (
 )
 from app_snippets.ch04_dramatiq.dramatiq_broker import broker, results_backend
 from app_snippets.settings import seconds
+from workbook import wait_for
 
 
 def png(image: Image.Image, kind: str = "PNG") -> bytes:
@@ -84,7 +84,7 @@ def test_upload_stores_under_server_names_and_the_worker_makes_thumbnails(
     assert re.fullmatch(r"[0-9a-f]{32}\.png", body["image"]) and body["label"] == "../../evil.png"
     assert (uploads / body["image"]).read_bytes() == picture
     assert not list(tmp_path.rglob("evil*"))
-    thumbnail = wait_until(
+    thumbnail = wait_for(
         lambda: (
             (r := api.client.get(f"/images/{body['image']}/thumbnail")).status_code == 200
             and r.content
@@ -99,7 +99,7 @@ def test_upload_stores_under_server_names_and_the_worker_makes_thumbnails(
     reply = api.client.post("/images", files={"file": ("photo.png", jpeg, "image/png")})
     assert reply.status_code == 202 and reply.json()["image"].endswith(".jpg")
     jpeg_thumbnail = f"/images/{reply.json()['image']}/thumbnail"
-    wait_until(lambda: api.client.get(jpeg_thumbnail).status_code == 200, 10)
+    wait_for(lambda: api.client.get(jpeg_thumbnail).status_code == 200, 10)
 
     noise = png(Image.frombytes("RGB", (1000, 1000), os.urandom(3_000_000)))
     bomb = png(Image.new("1", (5000, 5000)))
@@ -225,7 +225,7 @@ def test_bounded_retries(worker, actor, statuses, attempts, outcome):
             return "dead letter"
         return None
 
-    assert wait_until(ended, 30) == outcome
+    assert wait_for(ended, 30) == outcome
     time.sleep(seconds(0.5))  # no further attempt comes
     assert len(dramatiq_retries.attempt_times(run)) == attempts
 
@@ -233,9 +233,7 @@ def test_bounded_retries(worker, actor, statuses, attempts, outcome):
 def test_dead_letters_keep_the_previous_failure(worker, store):
     run = uuid.uuid4().hex[:8]
     dramatiq_retries.sync_customers.send(run, [503, 404])
-    dead = wait_until(
-        lambda: [m for _, m in dramatiq_retries.dead_letters() if m.args[0] == run], 30
-    )
+    dead = wait_for(lambda: [m for _, m in dramatiq_retries.dead_letters() if m.args[0] == run], 30)
     assert "503" in dead[0].options["traceback"] and "404" not in dead[0].options["traceback"]
     assert store.zcard(f"dramatiq:{dramatiq_retries.QUEUE}.XQ") >= 1
     assert broker.dead_message_ttl == 7 * 86_400_000
@@ -255,7 +253,7 @@ def test_time_limit_stops_steps_but_not_a_blocking_call(store):
     def record(suffix: str) -> dict[str, str]:
         return store.hgetall(f"time-limits:{run}-{suffix}")
 
-    wait_until(lambda: all("outcome" in record(s) for s in ("steps", "blocking")), 20)
+    wait_for(lambda: all("outcome" in record(s) for s in ("steps", "blocking")), 20)
     steps, blocking = record("steps"), record("blocking")
     assert steps["outcome"] == blocking["outcome"] == "TimeLimitExceeded"
     assert 1.0 <= float(steps["ended"]) - float(steps["started"]) < work - 1.5
@@ -268,7 +266,7 @@ def test_concurrent_rate_limiter_allows_two_at_once(worker):
     run = uuid.uuid4().hex[:8]
     for _ in range(8):
         dramatiq_rate_limits.call_partner_api.send(run, seconds(1))
-    wait_until(lambda: len(dramatiq_rate_limits.records(run)) == 8, 30)
+    wait_for(lambda: len(dramatiq_rate_limits.records(run)) == 8, 30)
     calls = dramatiq_rate_limits.records(run)
     events = sorted([(c["started"], 1) for c in calls] + [(c["ended"], -1) for c in calls])
     running, most = 0, 0
@@ -282,7 +280,7 @@ def test_window_rate_limiter_allows_three_per_second(worker):
     run = uuid.uuid4().hex[:8]
     for _ in range(9):
         dramatiq_rate_limits.send_sms.send(run)
-    wait_until(lambda: len(dramatiq_rate_limits.records(run)) == 9, 30)
+    wait_for(lambda: len(dramatiq_rate_limits.records(run)) == 9, 30)
     texts = dramatiq_rate_limits.records(run)
     # The limiter counts a text in the second it read from the clock, between asked and sent
     # (a Redis round trip apart): count the texts whose second is certain.
@@ -355,7 +353,7 @@ def test_a_killed_workers_messages_come_back_after_the_heartbeat_timeout(store):
         return [i for key in acks for i in store.smembers(key)]
 
     # 20 reports of at least 0.3 s on 2 threads: seconds of work left when 5 are done.
-    wait_until(lambda: done() >= 5 and held_ids(), 15)
+    wait_for(lambda: done() >= 5 and held_ids(), 15)
     cli.kill()
     killed_at = time.time()
     messages = f"dramatiq:{dramatiq_crash.QUEUE}.msgs"
@@ -364,7 +362,7 @@ def test_a_killed_workers_messages_come_back_after_the_heartbeat_timeout(store):
     cli = wb.dramatiq_worker(
         "app_snippets.ch04_dramatiq.dramatiq_crash:broker", process=True, threads=8
     )
-    wait_until(lambda: done() == 20, 30)
+    wait_for(lambda: done() == 20, 30)
     starts = [line.split() for line in store.lrange(dramatiq_crash.key(run, "starts"), 0, -1)]
     restarted = {int(r): float(t) - killed_at for r, t in starts if float(t) > killed_at}
     heartbeat = dramatiq_crash.HEARTBEAT_TIMEOUT_MS / 1000
@@ -395,7 +393,7 @@ def test_the_tutorials_upload_writes_where_the_name_points_and_the_tuple_arrives
         reply = httpx.post(f"{api.url}/upload", files={"file": (name, b"text", "image/png")})
         assert reply.status_code == 200  # any bytes, any name
         assert (ours / "not-an-image.png").read_bytes() == b"text"
-        wait_until(lambda: "Resize completed" in worker.logs(60), 30)
+        wait_for(lambda: "Resize completed" in worker.logs(60), 30)
         assert f"Resizing /tmp/{name} to [200, 200]" in worker.logs(60)
     finally:
         shutil.rmtree(ours)
@@ -408,7 +406,7 @@ def test_a_delayed_message_waits_and_a_periodic_actor_sends_its_next_run(worker)
     sent_at = time.time()
     dramatiq_schedule.remind.send_with_options(args=(run,), delay=1000)
     dramatiq_schedule.tick.send(run, 300, 3)
-    wait_until(
+    wait_for(
         lambda: (
             dramatiq_schedule.times(run, "reminded")
             and len(dramatiq_schedule.times(run, "ticks")) == 3

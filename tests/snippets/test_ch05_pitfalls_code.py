@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import dramatiq
 import dramatiq.broker
 import pytest
-from waiting import wait_until
 
 import workbook as wb
 from app_snippets.ch05_pitfalls_code import (
@@ -31,6 +30,7 @@ from app_snippets.ch05_pitfalls_code import (
 )
 from app_snippets.ch05_pitfalls_code.brokers import broker, celery_app, results_backend, rq_queue
 from app_snippets.settings import seconds
+from workbook import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -122,11 +122,11 @@ def test_a_crafted_pickle_runs_in_pickle_workers_and_json_workers_refuse_it(
         (crafted.Marker(str(markers["celery-json"])),), serializer="pickle"
     )
     # The marker is whole once it holds a pid (write_text empties the file, then writes).
-    wait_until(lambda: markers["dramatiq"].exists() and markers["rq"].exists(), timeout=20)
-    wait_until(lambda: markers["dramatiq"].read_text().strip(), timeout=10)
+    wait_for(lambda: markers["dramatiq"].exists() and markers["rq"].exists(), seconds=20)
+    wait_for(lambda: markers["dramatiq"].read_text().strip(), seconds=10)
     assert int(markers["dramatiq"].read_text()) != os.getpid()  # the worker process ran it
-    wait_until(lambda: "DeserializationError" in rq_json.logs(200), timeout=10)
-    wait_until(lambda: "ContentDisallowed" in json_celery.logs(200), timeout=10)
+    wait_for(lambda: "DeserializationError" in rq_json.logs(200), seconds=10)
+    wait_for(lambda: "ContentDisallowed" in json_celery.logs(200), seconds=10)
     assert not markers["rq-json"].exists() and not markers["celery-json"].exists()
     dramatiq_pickle.stop()
     rq_pickle.stop()
@@ -135,7 +135,7 @@ def test_a_crafted_pickle_runs_in_pickle_workers_and_json_workers_refuse_it(
 def test_tasks_a_worker_cannot_find(monkeypatch):
     bare = wb.celery_worker("app_snippets.ch05_pitfalls_code.registry:bare_app", process=True)
     lost = registry.bare_app.send_task("ch05.reports.build", args=(7,))
-    wait_until(lost.ready, timeout=15)
+    wait_for(lost.ready, seconds=15)
     assert lost.state == "FAILURE" and "unregistered" in bare.logs(200)
     bare.stop()
     wb.celery_worker("app_snippets.ch05_pitfalls_code.registry:fixed_app", process=True)
@@ -151,7 +151,7 @@ def test_tasks_a_worker_cannot_find(monkeypatch):
     wb.rq_worker(["ch05-registry-rq"], process=True)
     bad = rq_queue("ch05-registry-rq").enqueue(short.build_report, 7)
     good = rq_queue("ch05-registry-rq").enqueue(rq_reports.build_report, 7)
-    wait_until(
+    wait_for(
         lambda: (
             {bad.get_status(refresh=True), good.get_status(refresh=True)} <= {"failed", "finished"}
         ),
@@ -178,7 +178,7 @@ def test_a_secret_argument_leaks_and_a_reference_does_not(monkeypatch):
     rq_thread = wb.rq_worker([payments.PAYMENTS_QUEUE])
     wb.dramatiq_worker(broker, threads=2)
     leaked_job = rq_queue(payments.PAYMENTS_QUEUE).enqueue(payments.charge, 3, api_key)
-    wait_until(lambda: leaked_job.get_status(refresh=True) == "finished", 15)
+    wait_for(lambda: leaked_job.get_status(refresh=True) == "finished", 15)
     assert api_key in leaked_job.description and leaks.lines_with(rq_thread.logs(200), api_key)
     assert any(key.startswith("rq:job:") for key in leaks.find_in_redis(url, api_key))
     for key in leaks.find_in_redis(url, api_key):
@@ -195,7 +195,7 @@ def test_a_secret_argument_leaks_and_a_reference_does_not(monkeypatch):
     ]
     job = rq_queue(payments.PAYMENTS_QUEUE).enqueue(payments.charge_safely, 3)
     results.append(
-        wait_until(lambda: job.get_status(refresh=True) == "finished" and job.return_value(), 15)
+        wait_for(lambda: job.get_status(refresh=True) == "finished" and job.return_value(), 15)
     )
     assert all(result.endswith(f"...{api_key[-4:]})") for result in results), results
     assert leaks.find_in_redis(url, api_key) == {}
@@ -248,7 +248,7 @@ def test_emails_wait_behind_reports_until_routed():
         for queue, run in runs.items():
             starvation.send_mix(queue, routed, run, reports=4, emails=3)
         names = list(runs.values())
-        wait_until(
+        wait_for(
             lambda names=names: all(len(starvation.waits("email", r)) == 3 for r in names),
             6 * report + 20,
         )
@@ -279,8 +279,8 @@ def test_a_module_level_async_client_fails_and_a_client_per_task_works():
         jobs = [rq_queue(async_work.ASYNC_QUEUE).enqueue(rq_function, run) for _ in range(4)]
         actor = async_work.dramatiq_count_shared if shared else async_work.dramatiq_count_own
         messages = [actor.send(run) for _ in range(4)]
-        wait_until(lambda rs=celery_results: all(r.ready() for r in rs), 30)
-        wait_until(
+        wait_for(lambda rs=celery_results: all(r.ready() for r in rs), 30)
+        wait_for(
             lambda js=jobs: all(j.get_status(refresh=True) in ("finished", "failed") for j in js),
             30,
         )
@@ -317,7 +317,7 @@ def test_a_local_file_is_not_on_the_workers_host_and_the_shared_store_is(tmp_pat
         jobs[path] = Job.fetch(
             answer.json()["id"], connection=rq_queue(uploads.UPLOADS_QUEUE).connection
         )
-    wait_until(
+    wait_for(
         lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs.values()), 20
     )
     assert "FileNotFoundError" in jobs["/imports/saved-locally"].latest_result().exc_string
@@ -429,7 +429,7 @@ def _settle(sent: dict[str, dict[str, int]], dramatiq_worker, client) -> list[st
             *(f"dramatiq order {o}: undefined actor" for o in dramatiq_left),
         ]
 
-    return wait_until(lambda: (found := failures()) is not None and (found,), 30, poll=0.05)[0]
+    return wait_for(lambda: (found := failures()) is not None and (found,), 30, poll=0.05)[0]
 
 
 def _dramatiq_retries(worker, message_ids) -> list[int]:
@@ -448,14 +448,14 @@ def _assert_each_queue_fails(sent: dict, workers: dict, client, error: str) -> N
     from app_snippets.ch05_pitfalls_code import receipts_api
 
     results = [receipts_api.celery_app.AsyncResult(i) for i in sent["celery"]]
-    wait_until(lambda: all(r.ready() for r in results), 30)
+    wait_for(lambda: all(r.ready() for r in results), 30)
     assert all(r.state == "FAILURE" and isinstance(r.result, TypeError) for r in results)
     assert all(error in str(r.result) for r in results), [str(r.result) for r in results]
     assert client.llen(receipts_api.RECEIPTS_QUEUE) == 0  # acknowledged, not requeued
 
     queue = rq_queue(receipts_api.RECEIPTS_QUEUE, serializer="json")
     jobs = [queue.fetch_job(i) for i in sent["rq"]]
-    wait_until(lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs), 30)
+    wait_for(lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs), 30)
     assert all(j.get_status() == "failed" for j in jobs)
     assert all(error in j.latest_result().exc_string for j in jobs)
     registry = FailedJobRegistry(
@@ -464,7 +464,7 @@ def _assert_each_queue_fails(sent: dict, workers: dict, client, error: str) -> N
     assert set(sent["rq"]) <= set(registry.get_job_ids())
 
     ids = set(sent["dramatiq"])
-    wait_until(lambda: len(_dramatiq_retries(workers["dramatiq"], ids)) == len(ids), 30)
+    wait_for(lambda: len(_dramatiq_retries(workers["dramatiq"], ids)) == len(ids), 30)
     assert all(15_000 <= ms <= 30_000 for ms in _dramatiq_retries(workers["dramatiq"], ids))
     assert error in workers["dramatiq"].logs(500)
     assert not _orders(sent) & set(_receipts(client)), "a message the worker cannot take was run"

@@ -16,7 +16,6 @@ import pytest
 import redis.exceptions
 import rq
 from kombu.exceptions import OperationalError
-from waiting import wait_until
 
 import workbook as wb
 from app_snippets.ch06_pitfalls_delivery import (
@@ -28,6 +27,7 @@ from app_snippets.ch06_pitfalls_delivery import (
     retries,
 )
 from app_snippets.ch06_pitfalls_delivery import results as results_demo
+from workbook import wait_for
 
 LIBRARIES = ("celery", "rq", "dramatiq")
 
@@ -54,13 +54,13 @@ def test_each_library_default_retry_policy_and_its_dead_letter_place(store):
     retries.rq_queue().enqueue(retries.rq_fail, run, "rq")
     retries.dramatiq_fail.send(run, "dramatiq")
     expected = {"celery plain": 1, "celery auto": 4, "rq": 1, "dramatiq": 21}
-    wait_until(lambda: attempts(store, run) == expected, timeout=30)
-    wait_until(lambda: retries.dramatiq_dead_letters(), timeout=10)
+    wait_for(lambda: attempts(store, run) == expected, seconds=30)
+    wait_for(lambda: retries.dramatiq_dead_letters(), seconds=10)
     time.sleep(0.5)
     assert attempts(store, run) == expected  # no attempt more
     store.delete(f"ch06:down:{run}")
     assert (retries.rq_replay(), retries.dramatiq_replay()) == (1, 1)
-    wait_until(lambda: store.scard(f"ch06:succeeded:{run}") == 2, timeout=10)
+    wait_for(lambda: store.scard(f"ch06:succeeded:{run}") == 2, seconds=10)
     assert retries.dramatiq_dead_letters() == {} and not len(retries.rq_queue().failed_job_registry)
 
 
@@ -71,13 +71,13 @@ def test_a_storm_task_retries_five_times_then_dead_letters_and_replays(store, po
     store.set(f"ch06:down:{run}", 1)
     for n in range(3):
         retries.celery_storm.delay(run, str(n), policy)
-    wait_until(lambda: store.llen(retries.CELERY_DEAD_LETTERS) == 3, timeout=40)
+    wait_for(lambda: store.llen(retries.CELERY_DEAD_LETTERS) == 3, seconds=40)
     assert attempts(store, run) == {str(n): retries.STORM_RETRIES + 1 for n in range(3)}
     letter = json.loads(store.lindex(retries.CELERY_DEAD_LETTERS, 0))
     assert letter["args"][0] == run and "dependency unreachable" in letter["error"]
     store.delete(f"ch06:down:{run}")
     assert retries.celery_replay() == 3 and retries.celery_replay() == 0
-    wait_until(lambda: store.scard(f"ch06:succeeded:{run}") == 3, timeout=10)
+    wait_for(lambda: store.scard(f"ch06:succeeded:{run}") == 3, seconds=10)
 
 
 def test_rq_storm_jobs_retry_on_their_listed_waits_then_fail_and_replay(store):
@@ -90,12 +90,12 @@ def test_rq_storm_jobs_retry_on_their_listed_waits_then_fail_and_replay(store):
     run = f"r-{uuid.uuid4().hex[:6]}"
     store.set(f"ch06:down:{run}", 1)
     jobs = [queue.enqueue(retries.rq_storm, run, str(n), retry=fixed) for n in range(3)]
-    wait_until(lambda: len(queue.failed_job_registry) == 3, timeout=60)
+    wait_for(lambda: len(queue.failed_job_registry) == 3, seconds=60)
     assert attempts(store, run) == {str(n): retries.STORM_RETRIES + 1 for n in range(3)}
     assert all(job.get_status(refresh=True) == "failed" for job in jobs)
     store.delete(f"ch06:down:{run}")
     assert retries.rq_replay() == 3 and retries.rq_replay() == 0
-    wait_until(lambda: store.scard(f"ch06:succeeded:{run}") == 3, timeout=20)
+    wait_for(lambda: store.scard(f"ch06:succeeded:{run}") == 3, seconds=20)
     assert attempts(store, run) == {str(n): retries.STORM_RETRIES + 2 for n in range(3)}
 
 
@@ -159,7 +159,7 @@ def test_backpressure_answers_503_with_retry_after_then_202_once_drained(store):
     wb.celery_worker(backpressure.celery_app)
     wb.rq_worker([backpressure.QUEUE], serializer="json")
     wb.dramatiq_worker(backpressure.broker)
-    wait_until(lambda: all(backpressure.backlog(lib) == 0 for lib in LIBRARIES), timeout=30)
+    wait_for(lambda: all(backpressure.backlog(lib) == 0 for lib in LIBRARIES), seconds=30)
     assert {api.client.post(f"/reports/{lib}/1").status_code for lib in LIBRARIES} == {202}
 
 
@@ -172,7 +172,7 @@ def test_a_double_submit_charges_twice_unless_the_task_is_idempotent(store):
     for order in once:
         for _ in range(2):
             payments.celery_charge_once.delay(order, 100)
-    wait_until(lambda: payments.receipts("celery") == 6, timeout=20)
+    wait_for(lambda: payments.receipts("celery") == 6, seconds=20)
     time.sleep(3 * payments.RECEIPT_SECONDS)
     assert payments.tally("celery", naive)["charged twice or more"] == 3
     assert payments.tally("celery", once)["charged once"] == 3
@@ -197,10 +197,10 @@ def test_a_killed_dramatiq_worker_charges_twice_and_the_idempotent_task_once(sto
         batch = [f"k{n}" for n in range(8)]
         for order in batch:
             actor.send(order, 100)
-        wait_until(lambda: store.llen(payments.ledger("dramatiq")) >= 4, timeout=20)
+        wait_for(lambda: store.llen(payments.ledger("dramatiq")) >= 4, seconds=20)
         worker.kill()
         worker.restart()
-        wait_until(lambda: payments.receipts("dramatiq") == 8, timeout=30)
+        wait_for(lambda: payments.receipts("dramatiq") == 8, seconds=30)
         time.sleep(0.3)
         results[idempotent] = payments.tally("dramatiq", batch)
         worker.stop()
@@ -222,7 +222,7 @@ def test_enqueue_before_commit_runs_before_the_order_exists(orders_db, store):
         for library in LIBRARIES:
             assert api.client.post(f"/race/{library}/r{library}{n}").status_code == 201
     ran = ("ch06:orders:not-found", "ch06:orders:fulfilled")
-    wait_until(lambda: sum(store.llen(key) for key in ran) == 15)
+    wait_for(lambda: sum(store.llen(key) for key in ran) == 15)
     assert sum(c["ran before the commit"] for c in orders.tally().values()) > 0
 
 
@@ -233,7 +233,7 @@ def test_the_outbox_relay_sends_each_saved_order_once(orders_db, store):
             assert api.client.post(f"/outbox/{library}/o{library}{n}").status_code == 201
     assert store.llen("ch06:orders:fulfilled") == 0  # nothing sent by the API
     assert orders.relay_once() == 15 and orders.relay_once() == 0
-    wait_until(lambda: store.llen("ch06:orders:fulfilled") == 15)
+    wait_for(lambda: store.llen("ch06:orders:fulfilled") == 15)
     time.sleep(0.3)
     assert all(c == {"saved": 5, "fulfilled once": 5, "twice or more": 0, "never (lost)": 0,
                      "ran before the commit": 0} for c in orders.tally().values())  # fmt: skip
@@ -265,7 +265,7 @@ def test_bounded_clients_give_up_on_a_hung_redis_and_default_ones_wait(flood_ser
         ]
         for thread in threads:
             thread.start()
-        wait_until(lambda: len(outcomes) >= len(LIBRARIES), timeout=10)
+        wait_for(lambda: len(outcomes) >= len(LIBRARIES), seconds=10)
         assert {outcomes.get(("bounded", lib)) for lib in LIBRARIES} <= {
             "TimeoutError",
             "OperationalError",
@@ -318,7 +318,7 @@ def test_a_redis_restart_keeps_queued_tasks_and_results_only_with_appendonly(
     workers = [start_worker_against(server, lib, clients, monkeypatch) for lib in LIBRARIES]
     for library in LIBRARIES:
         clients.send(library, 0)
-    wait_until(lambda: outage.results(server.client()) == dict.fromkeys(LIBRARIES, 1), timeout=30)
+    wait_for(lambda: outage.results(server.client()) == dict.fromkeys(LIBRARIES, 1), seconds=30)
     for worker in workers:
         worker.stop()
     for library in LIBRARIES:  # no worker runs: these wait in Redis
@@ -348,14 +348,14 @@ def test_rq_and_dramatiq_workers_consume_again_after_a_redis_restart_and_celery_
     def ran(library: str) -> bool:
         return any(e == "finished" and lib == library for _, e, lib, _ in outage.read_ledger())
 
-    wait_until(lambda: all(ran(lib) or not workers[lib].alive() for lib in LIBRARIES), timeout=30)
+    wait_for(lambda: all(ran(lib) or not workers[lib].alive() for lib in LIBRARIES), seconds=30)
     assert ran("rq") and ran("dramatiq"), "RQ and Dramatiq workers reconnect by themselves"
     if not ran("celery"):  # kombu 5.7 can crash on the reconnect: a process manager restarts it
         assert not workers["celery"].alive()
         with monkeypatch.context() as patch:
             patch.setenv("REDIS_URL", server.url)
             workers["celery"].restart()
-        wait_until(lambda: ran("celery"), timeout=30)
+        wait_for(lambda: ran("celery"), seconds=30)
     for worker in workers.values():
         worker.stop()
     clients.close()
@@ -377,9 +377,9 @@ def footprint_after_five(server, library: str, policy: str, monkeypatch) -> tupl
             worker = wb.dramatiq_worker(clients.broker)
     for n in range(5):
         clients.send(n)
-    wait_until(lambda: results_demo.waiting(client, library) == 0, timeout=20)
+    wait_for(lambda: results_demo.waiting(client, library) == 0, seconds=20)
     if policy == "stored":
-        wait_until(lambda: results_demo.footprint(client, library)[0] >= 5, timeout=10)
+        wait_for(lambda: results_demo.footprint(client, library)[0] >= 5, seconds=10)
     time.sleep(0.3)  # any late result write
     worker.stop()
     clients.close()
