@@ -21,8 +21,10 @@ import pytest
 from kernels import living, start_kernel, wait_until_gone
 
 from workbook import WorkbookError, exercise, exercises
-from workbook._checker import CheckResult, Verdict, check
-from workbook._exercises import load, read_progress, record_verdict
+from workbook._exercises.check import check
+from workbook._exercises.model import Verdict, load
+from workbook._exercises.progress import read_progress, record_verdict
+from workbook._exercises.result import CheckResult
 from workbook._paths import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "checker"
@@ -193,7 +195,7 @@ def test_correct_is_recorded_and_a_later_incorrect_clears_it(tmp_path: Path) -> 
 
 RECORDS = """
 import sys
-from workbook._exercises import update_progress
+from workbook._exercises.progress import update_progress
 for n in range(100):
     update_progress(f"{sys.argv[1]}-{n}", status="correct")
 """
@@ -436,7 +438,7 @@ def test_a_check_ends_at_once_when_its_kernel_is_killed(
     manager, client = start_kernel()
     try:
         client.execute(
-            "import threading\nfrom workbook._checker import check\n"
+            "import threading\nfrom workbook._exercises.check import check\n"
             f"threading.Thread(target=check, args=('ex01',), kwargs={{'metadata': {str(toml)!r}"
             f", 'quick': {quick}}}, daemon=True).start()"
         )

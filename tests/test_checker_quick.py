@@ -23,9 +23,12 @@ import pytest
 from kernels import wait_until_gone
 from test_checker import FIXTURES, SOLUTION, VARIANTS, copy_exercise, leftovers, private_tmp
 
-from workbook import _check_server, _checker, exercise
-from workbook._checker import Verdict, check
-from workbook._exercises import load
+from workbook import exercise
+from workbook._exercises import check as checking
+from workbook._exercises import check_server as _check_server
+from workbook._exercises.check import check
+from workbook._exercises.model import Verdict, load
+from workbook._exercises.result import CheckResult
 from workbook._paths import ROOT
 
 __all__ = ["private_tmp"]  # a fixture of test_checker's, used here too
@@ -51,7 +54,7 @@ def no_test_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         asked.append(meta.id)
         raise AssertionError(f"{meta.id}: a test process was started for a quick verdict")
 
-    monkeypatch.setattr(_checker, "_run", refuse)
+    monkeypatch.setattr(checking, "run_tests", refuse)
     return asked
 
 
@@ -129,8 +132,8 @@ def test_a_file_that_does_not_compile_reads_what_the_tests_would_say(
     (tmp_path / "ex01_add.py").write_text(learner)
     slow = check("ex01", tree=tmp_path)  # through the tests, in a fresh process
     started: list[str] = []
-    real_run = _checker._run
-    monkeypatch.setattr(_checker, "_run", lambda *a: started.append("run") or real_run(*a))
+    real_run = checking.run_tests
+    monkeypatch.setattr(checking, "run_tests", lambda *a: started.append("run") or real_run(*a))
     quick = check("ex01", tree=tmp_path, quick=True)
     assert started == [], "a test process was started for a file that does not compile"
     assert slow.verdict is quick.verdict is Verdict.INCORRECT, (slow, quick)
@@ -308,7 +311,7 @@ def test_a_dead_server_is_replaced_and_a_disabled_one_falls_back(
 def test_two_checks_at_once_share_one_warm_server() -> None:
     if _check_server._server is not None:  # a fresh one: both checks wait for its start
         _check_server.discard(_check_server._server)
-    results: list[_checker.CheckResult] = []
+    results: list[CheckResult] = []
 
     def run(tree: Path) -> None:
         results.append(check("ex01", tree=tree, quick=True))
@@ -325,8 +328,8 @@ def test_two_checks_at_once_share_one_warm_server() -> None:
 
 KERNEL = """
 import os, sys, time
-from workbook._checker import check
-from workbook import _check_server
+from workbook._exercises.check import check
+from workbook._exercises import check_server as _check_server
 result = check("ex01", tree=sys.argv[1], quick=True)
 print(result.warm, _check_server._server.proc.pid, flush=True)
 time.sleep(600)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from workbook._checker import Verdict, check
-from workbook._exercises import load
+from workbook._exercises.check import check
+from workbook._exercises.model import Verdict, load
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = load()
