@@ -108,6 +108,9 @@ class Server:
         self._lock = threading.Lock()
         self._ready = False
         command = [sys.executable, "-c", f"from {__name__} import main; main()"]
+        # Every check gives its test process a TMPDIR of its own; the server outlives them
+        # all, so the TMPDIR of the moment it started is not its to keep (or to hold open).
+        env = {name: value for name, value in env.items() if name != "TMPDIR"}
         try:
             self.proc = subprocess.Popen(
                 [*command, str(theirs.fileno())],

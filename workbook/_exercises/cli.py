@@ -102,7 +102,7 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.id:
         meta = get(args.id)
         # One check: a warm server would import more than the one test process it saves.
-        result = check(meta.id, _tree(meta, args), quick=True, warm=False)
+        result = check(meta, _tree(meta, args), quick=True, warm=False)
         print(result)
         return result.exit_code
     metas = load()
@@ -112,7 +112,7 @@ def _run_check(args: argparse.Namespace) -> int:
     results: list[CheckResult] = []
     for meta in metas:
         print(f"Checking {meta.id}: {meta.title} …", flush=True)
-        result = check(meta.id, _tree(meta, args), quick=True)
+        result = check(meta, _tree(meta, args), quick=True)
         print(result, end="\n\n", flush=True)
         results.append(result)
     return _summary(results)
@@ -199,7 +199,7 @@ def _run_watch(args: argparse.Namespace) -> int:
     print(f"Watching {names}: every save re-checks. Ctrl-C to stop.", flush=True)
     try:
         if args.id:
-            print(check(metas[0].id, quick=True), flush=True)
+            print(check(metas[0], quick=True), flush=True)
         while True:
             time.sleep(WATCH_INTERVAL)
             for meta in metas:
@@ -207,7 +207,7 @@ def _run_watch(args: argparse.Namespace) -> int:
                 if stamp != stamps[meta.id]:
                     stamps[meta.id] = stamp
                     print(f"\n{meta.file} changed: checking {meta.id} …", flush=True)
-                    print(check(meta.id, quick=True), flush=True)
+                    print(check(meta, quick=True), flush=True)
     except KeyboardInterrupt:
         print("\nStopped watching.", flush=True)
     return 0
