@@ -173,8 +173,13 @@ def test_a_cycle_through_a_function_level_import_is_found(tmp_path: Path) -> Non
 PENDING = {("workbook._redis_death", "workbook._redis")}
 
 
-def test_workbook_has_no_import_cycle() -> None:
-    graph = import_graph()
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    return import_graph()
+
+
+def test_workbook_has_no_import_cycle(graph: dict[str, set[str]]) -> None:
+    graph = dict(graph)
     assert "workbook._exercises.model" in graph and graph["workbook._exercises.check"], graph
     for importer, imported in PENDING:
         assert imported in graph.get(importer, set()), (
@@ -185,8 +190,7 @@ def test_workbook_has_no_import_cycle() -> None:
     assert not cycle, "import cycle in workbook/: " + " -> ".join(cycle)
 
 
-def test_the_exercise_model_imports_no_view_run_or_interface() -> None:
-    graph = import_graph()
+def test_the_exercise_model_imports_no_view_run_or_interface(graph: dict[str, set[str]]) -> None:
     engine = "workbook._exercises."
     below = {"model": {"files"}, "progress": {"files", "model"}, "judge": {"files", "model"}}
     for name, allowed in below.items():
