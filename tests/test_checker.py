@@ -21,8 +21,11 @@ import pytest
 from kernels import living, start_kernel, wait_until_gone
 
 from workbook import WorkbookError, exercise, exercises
-from workbook._checker import CheckResult, Verdict, check
-from workbook._exercises import load, read_progress, record_verdict
+from workbook._exercises import check_server
+from workbook._exercises.check import check
+from workbook._exercises.model import Verdict, load
+from workbook._exercises.progress import read_progress, record_verdict
+from workbook._exercises.result import CheckResult
 from workbook._paths import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "checker"
@@ -32,18 +35,29 @@ NO_INTERNALS = ("_pytest", "site-packages", "INTERNALERROR", "importlib")
 
 @pytest.fixture(autouse=True)
 def _fixture_metadata(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The fixture exercises, a private progress file, and the check server as a learner
+    has it (used by test_checker_quick too)."""
     monkeypatch.setenv("WORKBOOK_EXERCISES_FILE", str(FIXTURES / "exercises.toml"))
     monkeypatch.setenv("WORKBOOK_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    monkeypatch.delenv(check_server.SWITCH_ENV, raising=False)
 
 
 def variant(name: str) -> CheckResult:
     return check("ex01", tree=VARIANTS / name)
 
 
-def copy_exercise(tmp_path: Path, learner: str, timeout: float = 30) -> Path:
-    """The fixture exercise copied to tmp_path, the learner file replaced; returns its toml."""
+def copy_exercise(
+    tmp_path: Path, learner: str, timeout: float = 30, *, commit: bool = False
+) -> Path:
+    """The fixture exercise copied to tmp_path, the learner file replaced; returns its toml.
+    With `commit`, tmp_path is first a git repository whose commit holds the stub."""
     for part in ("exercises", "solutions"):
         shutil.copytree(FIXTURES / part, tmp_path / part)
+    if commit:
+        git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        subprocess.run([*git, "init", "-q"], check=True)
+        subprocess.run([*git, "add", "exercises"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "stub"], check=True)
     (tmp_path / "exercises" / "ex01_add.py").write_text(learner)
     toml = tmp_path / "exercises.toml"
     toml.write_text(
@@ -193,7 +207,7 @@ def test_correct_is_recorded_and_a_later_incorrect_clears_it(tmp_path: Path) -> 
 
 RECORDS = """
 import sys
-from workbook._exercises import update_progress
+from workbook._exercises.progress import update_progress
 for n in range(100):
     update_progress(f"{sys.argv[1]}-{n}", status="correct")
 """
@@ -254,13 +268,8 @@ def test_check_renders_in_a_notebook_and_a_terminal() -> None:
 @pytest.mark.skipif(shutil.which("git") is None, reason="reset restores from git")
 def test_reset_restores_the_committed_stub_and_keeps_a_copy(tmp_path: Path) -> None:
     stub = (FIXTURES / "exercises" / "ex01_add.py").read_text()
-    toml = copy_exercise(tmp_path, stub)
-    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "exercises"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "stub"], check=True)
+    toml = copy_exercise(tmp_path, SOLUTION, commit=True)
     learner = tmp_path / "exercises" / "ex01_add.py"
-    learner.write_text(SOLUTION)
     shown = exercise("ex01", metadata=toml).reset()
     assert learner.read_text() == stub
     backups = list((tmp_path / "progress.json").parent.glob("backups/ex01_add.*.py"))
@@ -404,17 +413,25 @@ def leftovers(folder: Path, seconds: float = 10) -> tuple[set[int], list[str]]:
 
 
 @ON_LINUX
+@pytest.mark.parametrize("warm", [False, True], ids=["fresh", "warm"])
 @pytest.mark.parametrize(
     ("then", "says"),
     [("pass", "left 1 process running"), ("flood", "more than 1 MB"), ("exit", "os._exit()")],
 )
 def test_nothing_the_check_started_outlives_the_verdict(
-    then: str, says: str, private_tmp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    warm: bool,
+    then: str,
+    says: str,
+    private_tmp: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A fresh test process, and one forked by the warm check server (the learner's path)."""
     pid_file = tmp_path / "pids"
     monkeypatch.setenv("FIXTURE_PID_FILE", str(pid_file))
     monkeypatch.setenv("FIXTURE_THEN", then)
-    result = variant("hides_processes")
+    result = check("ex01", tree=VARIANTS / "hides_processes", quick=warm, warm=warm)
+    assert result.warm is warm, result
     assert result.verdict is Verdict.INCORRECT and says in result.message, result
     assert "sleep 303" in result.details or then == "flood", result  # named in words
     pids = {int(pid) for pid in pid_file.read_text().split()}  # test process, Redis, sleep
@@ -436,7 +453,7 @@ def test_a_check_ends_at_once_when_its_kernel_is_killed(
     manager, client = start_kernel()
     try:
         client.execute(
-            "import threading\nfrom workbook._checker import check\n"
+            "import threading\nfrom workbook._exercises.check import check\n"
             f"threading.Thread(target=check, args=('ex01',), kwargs={{'metadata': {str(toml)!r}"
             f", 'quick': {quick}}}, daemon=True).start()"
         )
@@ -482,12 +499,7 @@ for _name in ("test_ex01_add.py", "conftest.py"):
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="the tests are restored from git")
 def test_learner_code_that_deletes_its_tests_breaks_nothing(tmp_path: Path) -> None:
-    toml = copy_exercise(tmp_path, (FIXTURES / "exercises" / "ex01_add.py").read_text())
-    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "exercises"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "stub"], check=True)
-    (tmp_path / "exercises" / "ex01_add.py").write_text(DELETES_ITS_TESTS)
+    toml = copy_exercise(tmp_path, DELETES_ITS_TESTS, commit=True)
     tests = tmp_path / "exercises" / "tests" / "test_ex01_add.py"
     first = check("ex01", metadata=toml)
     assert first.verdict is Verdict.CORRECT and first.collected == 3, first

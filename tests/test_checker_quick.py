@@ -21,25 +21,21 @@ from pathlib import Path
 
 import pytest
 from kernels import wait_until_gone
-from test_checker import FIXTURES, SOLUTION, VARIANTS, copy_exercise, leftovers, private_tmp
+from test_checker import FIXTURES, SOLUTION, VARIANTS, _fixture_metadata, copy_exercise, private_tmp
 
-from workbook import _check_server, _checker, exercise
-from workbook._checker import Verdict, check
-from workbook._exercises import load
+from workbook import exercise
+from workbook._exercises import check as checking
+from workbook._exercises import check_server as _check_server
+from workbook._exercises.check import check
+from workbook._exercises.model import Verdict, load
+from workbook._exercises.result import CheckResult
 from workbook._paths import ROOT
 
-__all__ = ["private_tmp"]  # a fixture of test_checker's, used here too
+__all__ = ["_fixture_metadata", "private_tmp"]  # test_checker's fixtures, used here too
 
 LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc")
 GIT = pytest.mark.skipif(shutil.which("git") is None, reason="the stub is git's copy")
 STUB = (FIXTURES / "exercises" / "ex01_add.py").read_text()
-
-
-@pytest.fixture(autouse=True)
-def _fixture_metadata(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("WORKBOOK_EXERCISES_FILE", str(FIXTURES / "exercises.toml"))
-    monkeypatch.setenv("WORKBOOK_PROGRESS_FILE", str(tmp_path / "progress.json"))
-    monkeypatch.delenv(_check_server.SWITCH_ENV, raising=False)
 
 
 @pytest.fixture
@@ -51,19 +47,8 @@ def no_test_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         asked.append(meta.id)
         raise AssertionError(f"{meta.id}: a test process was started for a quick verdict")
 
-    monkeypatch.setattr(_checker, "_run", refuse)
+    monkeypatch.setattr(checking, "run_tests", refuse)
     return asked
-
-
-def git_exercise(tmp_path: Path, learner: str) -> Path:
-    """copy_exercise, committed to a git repository of its own: the stub is the commit."""
-    toml = copy_exercise(tmp_path, STUB)
-    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "exercises"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "stub"], check=True)
-    (tmp_path / "exercises" / "ex01_add.py").write_text(learner)
-    return toml
 
 
 # --- quick verdicts ----------------------------------------------------------------------------
@@ -94,13 +79,15 @@ def test_every_exercise_stub_is_not_attempted_quickly_quoting_its_own_message(
 def test_a_stub_with_only_comments_changed_is_still_not_attempted(
     tmp_path: Path, no_test_process: list[str]
 ) -> None:
-    toml = git_exercise(tmp_path, "# my notes\n" + STUB.replace("\n\n", "\n\n\n") + "# end\n")
+    learner = "# my notes\n" + STUB.replace("\n\n", "\n\n\n") + "# end\n"
+    toml = copy_exercise(tmp_path, learner, commit=True)
     assert check("ex01", metadata=toml, quick=True).verdict is Verdict.NOT_ATTEMPTED
 
 
 @GIT
 def test_changed_code_goes_to_the_tests(tmp_path: Path, no_test_process: list[str]) -> None:
-    toml = git_exercise(tmp_path, STUB.replace("raise NotImplementedError", "return 0  #"))
+    learner = STUB.replace("raise NotImplementedError", "return 0  #")
+    toml = copy_exercise(tmp_path, learner, commit=True)
     with pytest.raises(AssertionError, match="a test process was started"):
         check("ex01", metadata=toml, quick=True)
     assert no_test_process == ["ex01"]
@@ -110,7 +97,7 @@ def test_changed_code_goes_to_the_tests(tmp_path: Path, no_test_process: list[st
 def test_a_stub_in_another_folder_is_left_to_the_tests(
     tmp_path: Path, no_test_process: list[str]
 ) -> None:
-    toml = git_exercise(tmp_path, STUB)  # the learner's own folder is tmp_path/exercises
+    toml = copy_exercise(tmp_path, STUB, commit=True)  # the learner's folder: tmp_path/exercises
     assert check("ex01", metadata=toml, quick=True).verdict is Verdict.NOT_ATTEMPTED
     with pytest.raises(AssertionError, match="a test process was started"):
         # The committed stub too, but not the learner's folder: a wrong answer that keeps a
@@ -129,8 +116,8 @@ def test_a_file_that_does_not_compile_reads_what_the_tests_would_say(
     (tmp_path / "ex01_add.py").write_text(learner)
     slow = check("ex01", tree=tmp_path)  # through the tests, in a fresh process
     started: list[str] = []
-    real_run = _checker._run
-    monkeypatch.setattr(_checker, "_run", lambda *a: started.append("run") or real_run(*a))
+    real_run = checking.run_tests
+    monkeypatch.setattr(checking, "run_tests", lambda *a: started.append("run") or real_run(*a))
     quick = check("ex01", tree=tmp_path, quick=True)
     assert started == [], "a test process was started for a file that does not compile"
     assert slow.verdict is quick.verdict is Verdict.INCORRECT, (slow, quick)
@@ -219,23 +206,8 @@ def test_processes_left_behind_by_a_warm_check_are_reported_and_killed(
     assert not wait_until_gone({stays, escapes}, 10), "a sleep the learner started survived"
 
 
-@LINUX
-@pytest.mark.parametrize(
-    ("then", "says"),
-    [("pass", "left 1 process running"), ("flood", "more than 1 MB"), ("exit", "os._exit()")],
-)
-def test_nothing_a_warm_check_started_outlives_the_verdict(
-    then: str, says: str, private_tmp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pid_file = tmp_path / "pids"
-    monkeypatch.setenv("FIXTURE_PID_FILE", str(pid_file))
-    monkeypatch.setenv("FIXTURE_THEN", then)
-    result = check("ex01", tree=VARIANTS / "hides_processes", quick=True)
-    assert result.warm and result.verdict is Verdict.INCORRECT and says in result.message, result
-    pids = {int(pid) for pid in pid_file.read_text().split()}  # test process, Redis, sleep
-    assert not wait_until_gone(pids, 10), f"left running after a verdict ({then})"
-    processes, files = leftovers(private_tmp)
-    assert not processes and not [f for f in files if f.startswith("workbook-check")], files
+# "Nothing a warm check started outlives the verdict": test_checker.py's
+# test_nothing_the_check_started_outlives_the_verdict[warm-*], with the fresh path's asserts.
 
 
 @LINUX
@@ -308,7 +280,7 @@ def test_a_dead_server_is_replaced_and_a_disabled_one_falls_back(
 def test_two_checks_at_once_share_one_warm_server() -> None:
     if _check_server._server is not None:  # a fresh one: both checks wait for its start
         _check_server.discard(_check_server._server)
-    results: list[_checker.CheckResult] = []
+    results: list[CheckResult] = []
 
     def run(tree: Path) -> None:
         results.append(check("ex01", tree=tree, quick=True))
@@ -325,8 +297,8 @@ def test_two_checks_at_once_share_one_warm_server() -> None:
 
 KERNEL = """
 import os, sys, time
-from workbook._checker import check
-from workbook import _check_server
+from workbook._exercises.check import check
+from workbook._exercises import check_server as _check_server
 result = check("ex01", tree=sys.argv[1], quick=True)
 print(result.warm, _check_server._server.proc.pid, flush=True)
 time.sleep(600)

@@ -7,7 +7,7 @@ import pytest
 
 from workbook import exercise
 from workbook._display import markdown_inline
-from workbook._exercises import get
+from workbook._exercises.model import get
 
 
 @pytest.fixture(autouse=True)

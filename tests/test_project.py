@@ -95,7 +95,7 @@ def _marker_holds(marker: str, python: str) -> bool:
 
 
 def test_readme_lists_every_exercise_as_the_metadata_does():
-    from workbook._exercises import load
+    from workbook._exercises.model import load
 
     readme = (ROOT / "README.md").read_text()
     rows = re.findall(r"^\| (ex\d\d) \| (\d\d) \| (.+?) \| `(.+?)` \|$", readme, re.M)

@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import workbook as wb  # noqa: E402
-from workbook._exercises import Meta, committed, load  # noqa: E402
+from workbook._exercises.files import committed  # noqa: E402
+from workbook._exercises.model import Meta, load  # noqa: E402
 
 CASES = ("stub", "syntax", "solution")
 BROKEN = "\n\ndef broken(:  # a syntax error, added by tools/check_latency.py\n    pass\n"

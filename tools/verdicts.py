@@ -9,6 +9,11 @@ stable. Slow by design (minutes per round), so not part of `make test`:
 
     make verdicts N=10 ONLY=ex01..ex07 J=2
     .venv/bin/python tools/verdicts.py -n 3 --only ex05,ex07
+    .venv/bin/python tools/verdicts.py -n 3 --only ex05 --cold
+
+By default each check takes the learner's path, as `wb.exercise("exNN").check()` and
+`workbook check` do: the quick verdicts, then the tests in a process forked by the warm check
+server. `--cold` takes the dev check's path instead: no quick verdict, a fresh test process.
 
 Exit status 0 when every row is stable and as expected, 1 otherwise.
 """
@@ -30,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 # The checks of the stubs would record the verdicts in the learner's progress file: not here.
 os.environ["WORKBOOK_PROGRESS_FILE"] = str(Path(tempfile.mkdtemp()) / "progress.json")
 
-from workbook._checker import Verdict, check  # noqa: E402
-from workbook._exercises import Meta, load  # noqa: E402
+from workbook._exercises.check import check  # noqa: E402
+from workbook._exercises.model import Meta, Verdict, load  # noqa: E402
 
 
 @dataclass
@@ -90,9 +95,9 @@ def cases(metas: list[Meta]) -> list[Case]:
     return found
 
 
-def run_one(case: Case) -> None:
+def run_one(case: Case, cold: bool = False) -> None:
     started = time.monotonic()
-    result = check(case.meta.id, case.tree)
+    result = check(case.meta.id, case.tree, quick=not cold, warm=not cold)
     case.record(result.verdict, result.message, time.monotonic() - started)
 
 
@@ -127,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--runs", type=int, default=10, help="runs of each case")
     parser.add_argument("--only", help='exercises, e.g. "ex01..ex07" or "ex03,ex05"')
     parser.add_argument("-j", "--jobs", type=int, default=1, help="checks at the same time")
+    parser.add_argument(
+        "--cold", action="store_true", help="a fresh test process per check (the dev check's)"
+    )
     args = parser.parse_args(argv)
     if args.runs < 1 or args.jobs < 1:
         parser.error("-n and -j must be at least 1")
@@ -135,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         for number in range(1, args.runs + 1):
             round_started = time.monotonic()
-            list(pool.map(run_one, all_cases))
+            list(pool.map(lambda case: run_one(case, args.cold), all_cases))
             unstable = sum(not case.ok for case in all_cases)
             print(
                 f"round {number}/{args.runs}: {len(all_cases)} checks in"

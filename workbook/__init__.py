@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ._doctor import doctor
     from ._dramatiq import dramatiq_worker
     from ._errors import WorkbookError
-    from ._exercises import exercise, exercises
+    from ._exercises.notebook import exercise, exercises
     from ._expected import expect_error
     from ._flower import flower
     from ._redis import start_redis
@@ -37,8 +37,8 @@ _WHERE = {
     "celery_worker": "._celery",
     "doctor": "._doctor",
     "dramatiq_worker": "._dramatiq",
-    "exercise": "._exercises",
-    "exercises": "._exercises",
+    "exercise": "._exercises.notebook",
+    "exercises": "._exercises.notebook",
     "expect_error": "._expected",
     "flower": "._flower",
     "round_trip": "._roundtrip",

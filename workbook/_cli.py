@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._exercise_cli import register
+from ._exercises.cli import register
 
 
 def build_parser() -> argparse.ArgumentParser:

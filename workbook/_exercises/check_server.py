@@ -6,7 +6,7 @@ RQ and Dramatiq before the first test runs: seconds on a busy two-core machine. 
 imports them once (never the learner's code, the tests or app_snippets: only libraries and
 the workbook package, with no broker, app or connection made), then waits. For a check it
 forks a supervisor, which makes itself the subreaper and forks the test process into a session
-of its own, exactly as workbook._supervise does with a fresh one: same time limit, same
+of its own, exactly as workbook._exercises.supervise does with a fresh one: same time limit, same
 clean-up of every process below, same report. The kernel hands over the check's pipes over a
 Unix socket, so the supervisor sees the kernel's death as today (its control pipe closes), and
 the server ends when the kernel does (the socket closes).
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SWITCH_ENV = "WORKBOOK_CHECK_SERVER"  # "0": never; "1": also for checks that did not ask
 READY_WITHIN = 60.0  # seconds for the server's imports, on a busy machine
 MESSAGE_LIMIT = 1 << 20
@@ -74,7 +74,7 @@ class Forked:
         self.pid = pid
         self.stdin = os.fdopen(stdin, "wb")
         self.stdout = os.fdopen(stdout, "rb")
-        self.report_fd = report  # the supervisor's report, as workbook._supervise writes it
+        self.report_fd = report  # the supervisor's report, as supervise.py writes it
         self._status = status  # end-of-file once the supervisor has exited
         self.returncode: int | None = None
 
@@ -107,7 +107,10 @@ class Server:
         self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._lock = threading.Lock()
         self._ready = False
-        command = [sys.executable, "-c", "from workbook._check_server import main; main()"]
+        command = [sys.executable, "-c", f"from {__name__} import main; main()"]
+        # Every check gives its test process a TMPDIR of its own; the server outlives them
+        # all, so the TMPDIR of the moment it started is not its to keep (or to hold open).
+        env = {name: value for name, value in env.items() if name != "TMPDIR"}
         try:
             self.proc = subprocess.Popen(
                 [*command, str(theirs.fileno())],
@@ -280,13 +283,13 @@ def _serve(sock: socket.socket) -> dict[str, Any]:
 
 def _supervise_in_child(sock: socket.socket, job: dict[str, Any], fds: list[int]) -> dict:
     """In the forked supervisor: fork the test process (which returns the job, to run it),
-    then supervise it as workbook._supervise does, and exit."""
-    from workbook import _supervise
+    then supervise it as workbook._exercises.supervise does, and exit."""
+    from workbook._exercises import supervise
 
     control, output, status, report, key = fds
     sock.detach()  # the server's end: not ours to close twice
     os.setsid()
-    _supervise.become_subreaper()  # before the fork: every orphan below comes to us
+    supervise.become_subreaper()  # before the fork: every orphan below comes to us
     pid = os.fork()
     if pid == 0:
         os.setsid()  # its own session and group, as Popen(start_new_session=True) gives
@@ -302,8 +305,8 @@ def _supervise_in_child(sock: socket.socket, job: dict[str, Any], fds: list[int]
     try:
         os.close(output)
         os.close(key)
-        supervisor = _supervise.Supervisor(pid)
-        _supervise.supervise(supervisor, float(job["timeout"]), job["folder"], report, control)
+        supervisor = supervise.Supervisor(pid)
+        supervise.supervise(supervisor, float(job["timeout"]), job["folder"], report, control)
     finally:
         os._exit(0)
 
@@ -320,7 +323,7 @@ def _run_tests(job: dict[str, Any], base: list[str]) -> int:
     for name, module in list(sys.modules.items()):  # only libraries stay: no project code
         file = str(getattr(module, "__file__", None) or "")
         mine = file.startswith(str(ROOT)) and not file.startswith(str(ROOT / "workbook"))
-        if (mine and ".venv" not in file) or name == "workbook._checker_plugin":
+        if (mine and ".venv" not in file) or name == "workbook._exercises.plugin":
             del sys.modules[name]
     importlib.invalidate_caches()
     sys.path_importer_cache.clear()

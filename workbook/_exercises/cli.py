@@ -1,8 +1,8 @@
 """The exercise commands of `workbook`: exercises, check, hint, solution, reset, watch.
 
-Exit codes of `check` (scripts and CI rely on them): 0 correct, 1 incorrect, 3 not attempted.
-Checking every exercise exits 0 if all are correct, 1 if any is incorrect, else 3.
-Errors (an unknown id, a bad exercises.toml) print their fix and exit 2.
+Exit codes (scripts and CI rely on them) are the verdict's own (model.Verdict.exit_code; of
+several checks, model.Verdict.overall's); an error (an unknown id, a bad exercises.toml)
+prints its fix and exits with model.ERROR_EXIT.
 """
 
 from __future__ import annotations
@@ -16,25 +16,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._checker import CheckResult, Verdict, _label, check
-from ._display import table
-from ._errors import WorkbookError
-from ._exercises import (
-    SPOILER,
-    Meta,
-    get,
-    hint_text,
-    load,
-    metadata_path,
-    progress_rows,
-    progress_summary,
-    reset_file,
-    solution_source,
-    take_hint,
-)
+from .._display import table
+from .._errors import WorkbookError
+from . import view
+from .check import check
+from .files import label
+from .model import ERROR_EXIT, Meta, Verdict, get, load, metadata_path
+from .progress import progress_rows, progress_summary, reset_file, take_hint
+from .result import CheckResult
 
 WATCH_INTERVAL = 0.5  # seconds between looks at the learner files' modification times
 NO_EXERCISES = "No exercises yet."
+EXIT_CODES = ", ".join(f"{v.exit_code} {v}" for v in sorted(Verdict, key=lambda v: v.exit_code))
 
 
 def register(commands: Any) -> None:
@@ -43,9 +36,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the list as JSON")
     parser.set_defaults(run=_friendly(_run_exercises))
 
-    parser = commands.add_parser(
-        "check", help="check an exercise, or all (exit 0 correct, 1 incorrect, 3 not attempted)"
-    )
+    parser = commands.add_parser("check", help=f"check an exercise, or all (exit {EXIT_CODES})")
     parser.add_argument("id", nargs="?", help="exercise id, such as ex01 (default: all)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--solution", action="store_true", help="check the solution instead")
@@ -72,7 +63,7 @@ def register(commands: Any) -> None:
 
 
 def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """A WorkbookError becomes its message and fix on stderr, and exit code 2."""
+    """A WorkbookError becomes its message and fix on stderr, and ERROR_EXIT."""
 
     @functools.wraps(command)
     def run(args: argparse.Namespace) -> int:
@@ -80,7 +71,7 @@ def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[..., int
             return command(args)
         except WorkbookError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return ERROR_EXIT
         except KeyboardInterrupt:
             print("\nInterrupted.", file=sys.stderr)
             return 130
@@ -94,7 +85,7 @@ def _run_exercises(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        print(f"{NO_EXERCISES} ({_label(metadata_path())} lists none.)")
+        print(f"{NO_EXERCISES} ({label(metadata_path())} lists none.)")
         return 0
     table(rows, ["id", "status", "title", "file"])
     print(f"\n{progress_summary(rows, 'workbook check {id}')}")
@@ -111,7 +102,7 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.id:
         meta = get(args.id)
         # One check: a warm server would import more than the one test process it saves.
-        result = check(meta.id, _tree(meta, args), quick=True, warm=False)
+        result = check(meta, _tree(meta, args), quick=True, warm=False)
         print(result)
         return result.exit_code
     metas = load()
@@ -121,7 +112,7 @@ def _run_check(args: argparse.Namespace) -> int:
     results: list[CheckResult] = []
     for meta in metas:
         print(f"Checking {meta.id}: {meta.title} …", flush=True)
-        result = check(meta.id, _tree(meta, args), quick=True)
+        result = check(meta, _tree(meta, args), quick=True)
         print(result, end="\n\n", flush=True)
         results.append(result)
     return _summary(results)
@@ -132,8 +123,7 @@ def _summary(results: list[CheckResult]) -> int:
         {
             "id": r.id,
             "verdict": str(r.verdict),
-            # Only the tests that ran: the check stops at the first failure.
-            "passed/ran": f"{r.passed}/{r.passed + r.failed}",
+            "passed/ran": f"{r.passed}/{r.ran}",  # pytest stops at the first failure
             "time": f"{r.duration:.1f} s",
             "title": r.title,
         }
@@ -145,22 +135,18 @@ def _summary(results: list[CheckResult]) -> int:
         f"\n{counts[Verdict.CORRECT]}/{len(results)} correct, {counts[Verdict.INCORRECT]}"
         f" incorrect, {counts[Verdict.NOT_ATTEMPTED]} not attempted."
     )
-    if counts[Verdict.CORRECT] == len(results):
-        return 0
-    return 1 if counts[Verdict.INCORRECT] else 3
+    return Verdict.overall(r.verdict for r in results).exit_code
 
 
 def _run_hint(args: argparse.Namespace) -> int:
     meta = get(args.id)
-    number = take_hint(meta, args.n)
-    text, _ = hint_text(meta, number, f"workbook solution {meta.id}")
-    print(text)
+    print(meta.hint(take_hint(meta, args.n)).plain(f"workbook solution {meta.id}"))
     return 0
 
 
 def _run_solution(args: argparse.Namespace) -> int:
     meta = get(args.id)
-    source = solution_source(meta)
+    source = meta.solution_source()
     if sys.stdout.isatty():
         try:
             from pygments import highlight
@@ -170,7 +156,7 @@ def _run_solution(args: argparse.Namespace) -> int:
             source = highlight(source, PythonLexer(), TerminalFormatter())
         except ImportError:  # pragma: no cover - jupyterlab brings pygments
             pass
-    print(f"{SPOILER}\n# {meta.solution}\n{source.rstrip()}")
+    print(view.solution_text(meta.solution, source))
     return 0
 
 
@@ -183,7 +169,7 @@ def _run_reset(args: argparse.Namespace) -> int:
                 f" run `workbook reset {meta.id} --yes` to confirm.",
                 file=sys.stderr,
             )
-            return 2
+            return ERROR_EXIT
         answer = input(f"Overwrite {meta.file} with the stub? (a copy of yours is kept) [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
@@ -213,7 +199,7 @@ def _run_watch(args: argparse.Namespace) -> int:
     print(f"Watching {names}: every save re-checks. Ctrl-C to stop.", flush=True)
     try:
         if args.id:
-            print(check(metas[0].id, quick=True), flush=True)
+            print(check(metas[0], quick=True), flush=True)
         while True:
             time.sleep(WATCH_INTERVAL)
             for meta in metas:
@@ -221,7 +207,7 @@ def _run_watch(args: argparse.Namespace) -> int:
                 if stamp != stamps[meta.id]:
                     stamps[meta.id] = stamp
                     print(f"\n{meta.file} changed: checking {meta.id} …", flush=True)
-                    print(check(meta.id, quick=True), flush=True)
+                    print(check(meta, quick=True), flush=True)
     except KeyboardInterrupt:
         print("\nStopped watching.", flush=True)
     return 0

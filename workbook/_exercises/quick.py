@@ -11,11 +11,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ._exercises import committed
+from .files import committed
 
 
 def compile_failure(path: Path) -> dict[str, Any] | None:
-    """The syntax error of the file, described as the checker's plugin describes one raised
+    """The syntax error of the file, described as the the plugin describes one raised
     while the tests import it; None when it compiles (or cannot be read: the tests say why)."""
     try:
         source = path.read_bytes()

@@ -3,7 +3,7 @@
 A check reads "correct" only on positive evidence. The checker hands this plugin a one-time
 key through a pipe (not the environment: /proc/self/environ keeps the original one) and a
 results path through the environment; the plugin takes both when pytest loads it
-(`-p workbook._checker_plugin`, before any learner code is imported), closes the pipe,
+(`-p workbook._exercises.plugin`, before any learner code is imported), closes the pipe,
 removes both variables from os.environ, and at the end writes every collected test's outcome
 signed with the key. Learner code that exits early writes no record; one that forges a
 record cannot sign it. (This stops accidents and naive tampering; code in the same process

@@ -9,7 +9,7 @@ the command ends, at its own deadline, or the moment its parent (the kernel, the
 away: the parent holds the other end of its stdin, and end-of-file is the signal, even
 after a SIGKILL. When the parent is gone it also removes the run's folder.
 
-    python -I workbook/_supervise.py SECONDS FOLDER REPORT_FD KEEP_FD -- COMMAND...
+    python -I workbook/_exercises/supervise.py SECONDS FOLDER REPORT_FD KEEP_FD -- COMMAND...
 
 It imports only the standard library and psutil (it runs as a script, not through the
 package), so it adds little to a check's start.
