@@ -5,6 +5,10 @@ states, and no file lies in the exercise folders that exercises.toml does not na
 A wrong answer is a folder tests/wrong_answers/exNN/<variant>/ with the learner file (the
 exercise's file name) and expected.txt: one line, a fragment of the sentence its incorrect
 verdict must contain (compared case-insensitively).
+
+Each check takes the learner's path (warm=True: a test process forked by the warm check server,
+as the notebook handle and `workbook check` run it), with the quick shortcuts off, so that the
+tests themselves prove every verdict. tests/test_checker.py covers the fresh-process path.
 """
 
 from __future__ import annotations
@@ -109,13 +113,13 @@ def _expected(variant: Path) -> str:
 
 @pytest.mark.parametrize("meta", EXERCISES, ids=lambda m: m.id)
 def test_untouched_stub_reads_not_attempted(meta):
-    result = check(meta.id)
+    result = check(meta.id, warm=True)
     assert result.verdict is Verdict.NOT_ATTEMPTED, str(result)
 
 
 @pytest.mark.parametrize("meta", EXERCISES, ids=lambda m: m.id)
 def test_solution_reads_correct(meta):
-    result = check(meta.id, meta.solution_path.parent)
+    result = check(meta.id, meta.solution_path.parent, warm=True)
     assert result.verdict is Verdict.CORRECT, str(result)
     assert result.passed == result.collected > 0
 
@@ -124,7 +128,7 @@ def test_solution_reads_correct(meta):
 def test_wrong_answer_reads_incorrect_with_its_sentence(variant):
     expected = _expected(variant) if (variant / EXPECTED).is_file() else ""
     assert expected, f"{variant.relative_to(ROOT)} has no {EXPECTED}"
-    result = check(variant.parent.name, variant)
+    result = check(variant.parent.name, variant, warm=True)
     assert result.verdict is Verdict.INCORRECT, str(result)
     assert "Traceback" not in result.message, "the sentence, not a wall of internals"
     assert expected.lower() in result.message.lower(), (
