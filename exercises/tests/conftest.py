@@ -1,8 +1,9 @@
-"""Shared by the exercise tests: demo pacing, a Redis, the learner's app on a real server.
+"""Shared by the exercise tests: demo pacing, a Redis, the learner's module and its app on a
+real server, probes that record where and when the learner's code ran.
 
 The checker runs these tests with the folder under test (exercises/, solutions/ or a
-wrong answer's folder) first on PYTHONPATH, so `import ex01_move_slow_work` imports the
-file being checked.
+wrong answer's folder) first on PYTHONPATH, so the `learner` fixture's import of
+ex01_move_slow_work is the file being checked.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import importlib
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -274,6 +278,14 @@ def redis_server() -> Iterator[Any]:
     server = wb.start_redis()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def learner(request: pytest.FixtureRequest, redis_server: Any) -> ModuleType:
+    """The module under test: test_exNN_name.py checks exNN_name, from the folder the checker
+    put first on PYTHONPATH. Imported once this run's Redis is up, because a module that makes
+    its queue's client when imported reads REDIS_URL then."""
+    return importlib.import_module(Path(request.path).stem.removeprefix("test_"))
 
 
 @pytest.fixture

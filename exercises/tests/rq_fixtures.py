@@ -26,8 +26,10 @@ PATIENCE = 30.0  # seconds: only a wrong answer (or a very busy machine) waits t
 class RQApp:
     """The learner's app on a real server, and the RQ worker the test starts when it wants."""
 
-    def __init__(self, served: Any, queue: Callable[[], Queue]) -> None:
+    def __init__(self, served: Any, learner: Any) -> None:
         self.served = served
+        self.learner = learner  # the module under test
+        queue: Callable[[], Queue] = learner.queue
         self.queue = queue
         self.worker: Any = None
         self.burst_log: list[str] = []
@@ -125,7 +127,7 @@ def rq_app(redis_server: Any, serve: Any, learner: Any, prefix: str) -> Iterator
 
     forget_keys()
     empty(learner.queue())
-    app = RQApp(serve(learner.app), learner.queue)
+    app = RQApp(serve(learner.app), learner)
     try:
         yield app
     finally:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import inspect
 import uuid
 
-import ex01_move_slow_work as learner
 import pytest
 from conftest import Probe, Served
 
@@ -29,7 +28,7 @@ WITHIN = 2 * SLOW + 10  # generous: the work takes SLOW, a busy machine adds its
 
 
 @pytest.fixture(scope="module")
-def signup(redis_server):
+def signup(learner):
     """One POST /signup, followed to its end: (the probe, the address, the server)."""
     monkeypatch = pytest.MonkeyPatch()
     emails = Probe(monkeypatch, learner, "send_welcome_email")

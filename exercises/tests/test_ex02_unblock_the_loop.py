@@ -19,7 +19,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import ex02_unblock_the_loop as learner
 import pytest
 from conftest import Probe, Served
 
@@ -31,7 +30,7 @@ HOLD = 10  # seconds make_thumbnail waits, at most, for the check's ping to be a
 
 
 @pytest.fixture(scope="module")
-def upload():
+def upload(learner):
     """One upload, followed to its end: (probe, name, server, the ping's answer or None)."""
     monkeypatch = pytest.MonkeyPatch()
     token = uuid.uuid4().hex[:10]

@@ -13,7 +13,6 @@ read, through GET /imports/{job_id}'s store, when each step starts and ends):
 
 from __future__ import annotations
 
-import ex03_job_status as learner
 import pytest
 from conftest import Call, Probe
 
@@ -25,7 +24,7 @@ STEPS = ("parse", "validate", "save")
 
 
 @pytest.fixture
-def jobs(redis_server, serve, monkeypatch):
+def jobs(learner, redis_server, serve, monkeypatch):
     """The app on a server, with the job and its steps watched: (api, run_import's probe)."""
     current: dict[str, str] = {}
 

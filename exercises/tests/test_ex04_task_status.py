@@ -14,7 +14,6 @@ app on a real server and a real Celery worker (in a thread) on a real Redis.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 import uuid
@@ -22,11 +21,6 @@ import uuid
 import pytest
 
 import workbook as wb
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    return importlib.import_module("ex04_task_status")  # after Redis: the app reads REDIS_URL
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ sent as a number, a programming bug (the API's code raises AttributeError on it)
 from __future__ import annotations
 
 import gc
-import importlib
 import itertools
 import time
 
@@ -33,9 +32,8 @@ SKUS = ("flaky-1", "down-1", BUG)
 
 
 @pytest.fixture(scope="module")
-def run(redis_server):
+def run(learner, redis_server):
     """Start one flaky and one dead SKU at once; yield what the checks read."""
-    learner = importlib.import_module("ex05_bounded_retries")  # after Redis: reads REDIS_URL
     monkeypatch = pytest.MonkeyPatch()
 
     def note_retries(call: Call) -> None:

@@ -17,7 +17,6 @@ SIGKILL the pool process mid-task, then the whole worker mid-batch (and start a 
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import signal
 import subprocess
@@ -33,11 +32,6 @@ from app_snippets.settings import seconds
 TASKS = 10
 TARGET = "ex06_crash_safe:celery_app"
 ATTEMPTS = 5  # a kill can fall in the gap between two tasks: then the batch starts again
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    return importlib.import_module("ex06_crash_safe")  # after Redis: the app reads REDIS_URL
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ return names the check makes unguessable (a token is added to what resize return
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import subprocess
 import sys
@@ -85,8 +84,7 @@ class Watch:
 
 
 @pytest.fixture(scope="module")
-def run(redis_server):
-    learner = importlib.import_module("ex07_album_chord")  # after Redis: reads REDIS_URL
+def run(learner, redis_server):
     monkeypatch = pytest.MonkeyPatch()
     watch = Watch()
     token = uuid.uuid4().hex[:10]

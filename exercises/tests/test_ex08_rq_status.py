@@ -20,7 +20,6 @@ import inspect
 import json
 import zlib
 
-import ex08_rq_status as learner
 import pytest
 from rq_fixtures import RQApp, rq_app
 
@@ -28,7 +27,7 @@ FINAL = ("finished", "failed")
 
 
 @pytest.fixture
-def api(redis_server, serve):
+def api(learner, redis_server, serve):
     yield from rq_app(redis_server, serve, learner, "ex08")
 
 
@@ -82,14 +81,14 @@ def test_the_job_is_stored_as_json(api: RQApp, redis_server):
     assert record.get("status") == "finished", (
         f"A job that should succeed ended as {record}.\n{api.logs()}"
     )
-    assert record.get("result") == learner.RATES["USD"], (
+    assert record.get("result") == api.learner.RATES["USD"], (
         f"The finished job's record is {record}: it should carry the job's return value in"
         " its 'result' field."
     )
 
 
 def test_every_state_is_reported_as_it_happens(api: RQApp, redis_server):
-    assert "ex08:slow" in inspect.getsource(learner.fetch_rate), (
+    assert "ex08:slow" in inspect.getsource(api.learner.fetch_rate), (
         "Your fetch_rate is older than these checks: it cannot be held while it runs. Add"
         ' these lines to it, after the `outage = ...` line: `while client.exists("ex08:slow"):'
         " time.sleep(0.02)` (and `import time` at the top)."
@@ -116,7 +115,7 @@ def test_every_state_is_reported_as_it_happens(api: RQApp, redis_server):
     api.start_worker(with_scheduler=True)
     record = settle(api, job_id, "EUR", redis_server)
     reported_as_it_is(api, job_id, "Once the retry succeeded")
-    assert record.get("result") == learner.RATES["EUR"], (
+    assert record.get("result") == api.learner.RATES["EUR"], (
         f"The finished job's record is {record}: it should carry the job's return value in"
         " its 'result' field."
     )

@@ -19,13 +19,12 @@ its dependents' enqueue, could flip the verdict.)
 
 from __future__ import annotations
 
-import ex09_rq_pipeline as learner
 import pytest
 from rq_fixtures import RQApp, rq_app
 
 
 @pytest.fixture
-def api(redis_server, serve):
+def api(learner, redis_server, serve):
     yield from rq_app(redis_server, serve, learner, "ex09")
 
 
@@ -48,7 +47,7 @@ def check_waiting(api: RQApp, report_id: str, step_ids: list[str]) -> None:
         " should be running. A step that is waiting (queued or deferred) has neither"
         " finished nor failed."
     )
-    names = dict(zip(step_ids, learner.STEPS, strict=True))
+    names = dict(zip(step_ids, api.learner.STEPS, strict=True))
     for step_id, before in zip(step_ids[1:], step_ids, strict=False):
         dependencies = api.job(step_id).dependency_ids
         assert dependencies == [before], (

@@ -17,7 +17,6 @@ empty): when it returns nothing is in flight, so every count read after it holds
 
 from __future__ import annotations
 
-import ex10_rq_requeue as learner
 import pytest
 from rq.job import Job
 from rq_fixtures import RQApp, rq_app
@@ -27,7 +26,7 @@ INVALID = ("not-an-address", "ConnectionError.example.com")
 
 
 @pytest.fixture
-def api(redis_server, serve):
+def api(learner, redis_server, serve):
     yield from rq_app(redis_server, serve, learner, "ex10")
 
 
@@ -40,6 +39,7 @@ def after_an_outage(api: RQApp, redis_server) -> dict[str, list[Job]]:
     invalid emails fail again, for their own reason (a ValueError) this time."""
     client = redis_server.client()
     client.set("ex10:smtp-down", 1)
+    learner = api.learner
     queue = learner.queue()
     jobs = {
         "good emails": [queue.enqueue(learner.send_email, to) for to in GOOD],
@@ -92,7 +92,7 @@ def test_only_the_emails_that_could_not_connect_are_requeued(api: RQApp, redis_s
         f"POST /admin/requeue-emails answered {answer}: it should say how many jobs it"
         f' requeued, {{"requeued": {len(GOOD)}}} here.'
     )
-    left = set(learner.queue().failed_job_registry.get_job_ids())
+    left = set(api.learner.queue().failed_job_registry.get_job_ids())
     for job in jobs["bad imports"] + jobs["invalid emails"]:
         assert job.id in left, f"A failed job left the failed registry: {job.args}."
 

@@ -18,25 +18,16 @@ Results are awaited to a deadline, and read from Dramatiq's result backend.
 
 from __future__ import annotations
 
-import importlib
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import dramatiq
-import pytest
 from dramatiq import Message
 from dramatiq.results import ResultFailure, ResultMissing
 
-MODULE = "ex11_invoice_message"
 PATIENCE = 30.0  # seconds: a deadline for wrong answers and very busy machines only
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    # Imported once Redis runs: the module reads REDIS_URL when it is imported.
-    return importlib.import_module(MODULE)
 
 
 def wait_for_result(learner, message, worker, within: float) -> object:

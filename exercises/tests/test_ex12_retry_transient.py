@@ -14,23 +14,14 @@ right), with a generous deadline only for a worker that does nothing: never a ti
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import time
 import uuid
 
-import pytest
 from dramatiq import Message
 
-MODULE = "ex12_retry_transient"
 RETRY_HOOK_FAILED = "Unexpected failure in after_process_message"
 PATIENCE = 30.0  # seconds: a deadline for wrong answers and very busy machines only
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    # Imported once Redis runs: the module reads REDIS_URL when it is imported.
-    return importlib.import_module(MODULE)
 
 
 def dead_lettered(learner, payment_id: str) -> bool:

@@ -20,7 +20,6 @@ What "correct" means, property by property:
 
 from __future__ import annotations
 
-import importlib
 import io
 import re
 import tempfile
@@ -34,7 +33,6 @@ import pytest
 import starlette.formparsers
 from PIL import Image
 
-MODULE = "ex13_safe_upload"
 PNG_END = b"IEND\xaeB`\x82"  # the last chunk of every PNG file
 
 
@@ -70,12 +68,6 @@ class CountedUpload(tempfile.SpooledTemporaryFile):
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    # Imported once Redis runs: the module reads REDIS_URL when it is imported.
-    return importlib.import_module(MODULE)
 
 
 @pytest.fixture

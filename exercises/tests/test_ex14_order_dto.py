@@ -5,7 +5,6 @@ and malformed data must fail validation."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 import uuid
@@ -19,14 +18,7 @@ from pydantic import ValidationError
 
 import workbook as wb
 
-MODULE = "ex14_order_dto"
 PATIENCE = 15.0
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    # Imported once Redis runs: the module reads REDIS_URL when it is imported.
-    return importlib.import_module(MODULE)
 
 
 @pytest.fixture(scope="module")

@@ -4,23 +4,14 @@ each must be found and run."""
 
 from __future__ import annotations
 
-import importlib
 import time
 from typing import Any
-
-import pytest
 
 import workbook as wb
 from workbook import WorkbookError
 
 MODULE = "ex15_worker_finds_tasks"
 PATIENCE = 20.0
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    # Imported once Redis runs: the module reads REDIS_URL when it is imported.
-    return importlib.import_module(MODULE)
 
 
 def start(kind: str, start_worker) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import importlib
 import re
 import secrets
 import time
@@ -22,14 +21,7 @@ from redis import Redis
 
 import workbook as wb
 
-MODULE = "ex16_secret_reference"
 PATIENCE = 15.0
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    # Imported once Redis runs: the module reads REDIS_URL when it is imported.
-    return importlib.import_module(MODULE)
 
 
 @pytest.fixture

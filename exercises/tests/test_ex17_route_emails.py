@@ -5,7 +5,6 @@ the reports cannot, whatever the machine's speed, since a slot frees only when a
 
 from __future__ import annotations
 
-import importlib
 import time
 import uuid
 from typing import Any
@@ -18,12 +17,6 @@ from app_snippets.settings import seconds
 
 MODULE = "ex17_route_emails"
 REPORTS, EMAILS = 4, 3
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    # Imported once Redis runs: the module reads REDIS_URL when it is imported.
-    return importlib.import_module(MODULE)
 
 
 def start_workers(queue: str, learner) -> list[Any]:

@@ -9,7 +9,6 @@ and "the task raised" counts the log's errors since the test began."""
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections import Counter
 
@@ -24,11 +23,6 @@ KNOWN = (
     "ex18:attempts", "ex18:outages", "ex18:charges", "ex18:receipts", "ex18",
     "unacked", "unacked_index",  # kombu's, while a message is not yet acknowledged
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    return importlib.import_module("ex18_idempotent_payment")  # after Redis: reads REDIS_URL
 
 
 @pytest.fixture(scope="module")

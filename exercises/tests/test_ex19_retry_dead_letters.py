@@ -8,7 +8,6 @@ seen the moment it gives up, and one that keeps retrying is still waited for."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import statistics
 import time
@@ -21,11 +20,6 @@ from celery.signals import task_postrun
 import workbook as wb
 
 SAMPLES = 400
-
-
-@pytest.fixture(scope="module")
-def learner(redis_server):
-    return importlib.import_module("ex19_retry_dead_letters")  # after Redis: reads REDIS_URL
 
 
 @pytest.fixture

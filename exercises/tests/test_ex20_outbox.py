@@ -5,7 +5,6 @@ real RQ worker fulfil every saved order exactly once."""
 
 from __future__ import annotations
 
-import importlib
 import random
 import sqlite3
 import threading
@@ -23,10 +22,11 @@ KILL_CHANCE = 0.25  # of each request: 6 crashes in a run (seeded), each a ~5 s 
 
 
 @pytest.fixture
-def learner(redis_server, tmp_path, monkeypatch):
+def learner(learner, redis_server, tmp_path, monkeypatch):
+    """The shared fixture's module, with a database and a Redis of this test's own."""
     monkeypatch.setenv("EX20_DB", str(tmp_path / "orders.db"))  # the API process inherits it
     redis_server.client().flushdb()
-    return importlib.import_module("ex20_outbox")
+    return learner
 
 
 def order(learner, order_id: str):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import ex21_backpressure as learner
 import pytest
 
 import workbook as wb
@@ -15,7 +14,7 @@ EXTRA = 5  # requests sent over the limit
 
 
 @pytest.fixture
-def api(redis_server, serve):
+def api(learner, redis_server, serve):
     redis_server.client().flushdb()
     return serve(learner.app)
 
@@ -30,12 +29,12 @@ def post(api) -> tuple[int, dict]:
     return response.status_code, dict(response.headers)
 
 
-def fill(api) -> list[int]:
+def fill(api, learner) -> list[int]:
     return [post(api)[0] for _ in range(learner.LIMIT)]
 
 
-def test_a_full_queue_refuses_with_503_and_retry_after(api):
-    statuses = fill(api)
+def test_a_full_queue_refuses_with_503_and_retry_after(api, learner):
+    statuses = fill(api, learner)
     accepted = statuses.count(202)
     assert accepted == learner.LIMIT, (
         f"With an empty queue and no worker, {accepted} of the first {learner.LIMIT} reports"
@@ -65,8 +64,8 @@ def test_a_full_queue_refuses_with_503_and_retry_after(api):
     )
 
 
-def test_it_accepts_again_once_the_queue_drains(api, redis_server):
-    fill(api)
+def test_it_accepts_again_once_the_queue_drains(api, learner, redis_server):
+    fill(api, learner)
     assert post(api)[0] == 503, f"A full queue should answer 503.\n{api.log()}"
     worker = wb.rq_worker([learner.QUEUE], serializer="json")
     try:
