@@ -151,7 +151,12 @@ def filter_configured() -> bool:
 
 def git_status(path: str) -> str:
     return subprocess.run(
-        ["git", "status", "--porcelain", "--", path], cwd=ROOT, capture_output=True, text=True
+        # --no-optional-locks: polling must not hold the index's lock that the save hook's
+        # `git add` needs (the hook tries again, but a poll every half second starves it).
+        ["git", "--no-optional-locks", "status", "--porcelain", "--", path],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout
 
 

@@ -12,12 +12,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import nbformat
 import pytest
 from scratch_git import FILTER, ROOT, changes, changes_after_saving, git, repo_with
 
+from workbook import wait_for
 from workbook._lab import refresh_git_index
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -63,6 +65,33 @@ def test_outputs_and_widget_state_do_not_show_in_git(tmp_path: Path):
     saved = saved_by_a_learner(committed)
     assert b"2001.3 ms" in saved and b"widget-state" in saved  # the file on disk keeps them
     assert changes_after_saving(tmp_path, "nb.ipynb", committed, saved) == ""
+
+
+@needs_git
+def test_the_save_hook_waits_out_another_git_command(tmp_path: Path, monkeypatch):
+    """A `git status` in a terminal holds the index's lock when the hook wants to `git add`:
+    the hook tries again instead of leaving the notebook listed."""
+    committed = NOTEBOOKS[0].read_bytes()
+    repo = repo_with(tmp_path / "repo", "nb.ipynb", committed)
+    (repo / "nb.ipynb").write_bytes(saved_by_a_learner(committed))
+    adds = tmp_path / "adds.log"  # the exit status of every `git add` the hook runs
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f'#!/bin/sh\n{shlex.quote(shutil.which("git") or "git")} "$@"; status=$?\n'
+        f'[ "$1" = add ] && echo $status >> {shlex.quote(str(adds))}\nexit $status\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    lock = repo / ".git" / "index.lock"
+    lock.write_bytes(b"")  # what a running git command holds
+    hook = threading.Thread(target=refresh_git_index, args=(repo / "nb.ipynb",))
+    hook.start()
+    wait_for(lambda: adds.exists() and adds.read_text().split(), 10, limit=60)
+    assert adds.read_text().split()[0] != "0", "git add succeeded through a held lock"
+    lock.unlink()  # the other command ends
+    hook.join(60)
+    assert not hook.is_alive() and changes(repo) == "", "the hook gave up on a locked index"
 
 
 @needs_git

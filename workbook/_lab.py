@@ -76,10 +76,16 @@ def refresh_git_index(path: Path) -> None:
     the index changes nothing but that size record. A real edit (a cell the learner wrote) or
     an untracked notebook is left alone, and so is everything when git or the filter is absent.
     """
+    # `git add` fails while another git command (a `git status` in a terminal) holds the
+    # index's lock: try again, a few times, as long as the notebook still has no real edit.
     script = (
         'git ls-files --error-unmatch -- "$1" >/dev/null 2>&1'
-        " && git config filter.nbstripout.clean >/dev/null"
-        ' && git diff --quiet -- "$1" && git add -- "$1"'
+        " && git config filter.nbstripout.clean >/dev/null || exit 0\n"
+        "for attempt in 1 2 3 4 5 6 7 8 9 10; do\n"
+        '  git diff --quiet -- "$1" || exit 0\n'
+        '  git add -- "$1" 2>/dev/null && exit 0\n'
+        "  sleep 1\n"
+        "done\n"
     )
     # No git, or a very slow filter: git status may list the notebook, nothing worse.
     with contextlib.suppress(OSError, subprocess.TimeoutExpired):
