@@ -15,6 +15,12 @@ import os, signal, time, workbook as wb
 redis = wb.start_redis()
 worker = wb.rq_worker(["default"], process=True)
 """
+KILL_REDIS_THEN_WORKER = """
+os.kill(redis.pid, signal.SIGKILL)
+wb.wait_for(lambda: redis.process.popen.poll() is not None, 10, limit=30)
+os.kill(worker.pid, signal.SIGKILL)
+wb.wait_for(lambda: not worker.alive(), 10, limit=30)
+"""
 FAILING_CALL = """
 import redis as redis_py
 redis_py.Redis.from_url(os.environ["REDIS_URL"]).ping()
@@ -26,9 +32,11 @@ def test_a_dead_redis_is_named_with_its_fix_at_the_first_failing_call():
     manager, client = start_kernel()
     try:
         run(client, START)
-        # The worker goes down with Redis, as a Celery process worker holding prefetched
-        # tasks does ("Unrecoverable error: AttributeError(... 'hostname')").
-        run(client, "os.kill(redis.pid, signal.SIGKILL); os.kill(worker.pid, signal.SIGKILL)")
+        # The worker goes down after Redis, as a Celery process worker holding prefetched
+        # tasks does ("Unrecoverable error: AttributeError(... 'hostname')"). Each death is
+        # waited for, as events: on a busy machine a SIGKILLed process takes a moment to end,
+        # and the message names the workers that have ended by the first failing call.
+        run(client, KILL_REDIS_THEN_WORKER)
         seen: list[tuple[float, str]] = []
         started = time.monotonic()
 

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ._display import table
+from ._display import in_notebook, table
 from ._paths import ROOT
 
 TESTED_PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13))
@@ -149,7 +149,9 @@ def _through(worker: Any, library: str, task: Any, queue: Any = None) -> tuple[b
     from ._roundtrip import round_trip
 
     with worker:
-        result = round_trip(task, 2, 3, queue=queue, timeout=5).result
+        # 15 s, as for a worker's start: a busy laptop is slow, not broken; a working one
+        # answers in milliseconds, so the wait only matters when something is wrong.
+        result = round_trip(task, 2, 3, queue=queue, timeout=15).result
     return result == 5, f"add(2, 3) -> {result} through {library} worker", ""
 
 
@@ -267,10 +269,14 @@ def _print(checks: list[Check]) -> None:
     if not all(c.ok for c in checks):
         columns.insert(3, "fix")
     table(rows, columns)
-    failed = [c.name for c in checks if not c.ok]
+    failed = [c for c in checks if not c.ok]
     total = sum(c.seconds for c in checks)
-    verdict = f"; failed: {', '.join(failed)}" if failed else "; ready for the workbook."
+    verdict = (
+        f"; failed: {', '.join(c.name for c in failed)}" if failed else "; ready for the workbook."
+    )
     print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed in {total:.1f} s{verdict}")
+    for check in failed if in_notebook() else []:  # the table is HTML there: say why in text
+        print(f"  {check.name}: {check.found}")  # too, for a log or a headless run
 
 
 def run_cli(as_json: bool = False) -> int:
