@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from fastapi import FastAPI
 
 import workbook as wb
 from app_snippets.ch00_setup import quickstart_rq
-from workbook import _registry, _threads, _watchdog
+from workbook import _proctree, _registry, _threads, _watchdog
 from workbook._net import PortInUse, bind, free_port
 from workbook._roundtrip import round_trip
 
@@ -171,3 +172,15 @@ def test_the_watchdog_loads_only_the_standard_library_psutil_and_its_tree_module
     own = loaded(_watchdog.__file__, str(tmp_path / "run")) - bare
     assert {"_proctree", "psutil"} <= own, sorted(own)
     assert own - set(sys.stdlib_module_names) == {"_proctree", "psutil"}, sorted(own)
+
+
+def test_a_tree_is_killed_parent_group_first_its_strays_found_before(monkeypatch):
+    """A worker that outlived its work horse by a moment would record the horse's death
+    (notebook 03's "both killed" crash read "failed" on a loaded machine)."""
+    calls: list[tuple[str, int]] = []
+    # The strays are below the parent only while its group lives, as after a real kill.
+    monkeypatch.setattr(_proctree, "descendants", lambda pid: set() if calls else {pid + 1})
+    monkeypatch.setattr(_proctree.os, "killpg", lambda pid, sig: calls.append(("group", pid)))
+    monkeypatch.setattr(_proctree.os, "kill", lambda pid, sig: calls.append(("process", pid)))
+    _proctree.kill_tree(1000, signal.SIGKILL)
+    assert calls == [("group", 1000), ("process", 1001)]

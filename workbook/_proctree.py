@@ -49,10 +49,15 @@ def send(pids: Iterable[int], sig: int) -> None:
 
 
 def kill_tree(pid: int, sig: int) -> None:
-    """Signal the process group led by `pid` and every descendant outside it."""
-    send(descendants(pid), sig)
+    """Signal the process group led by `pid`, then every descendant outside it.
+
+    The descendants are found first (once their parent is gone they are no longer below
+    it), and signalled last: a parent that outlives its child by a moment records the
+    child's death (an RQ worker marks its job failed), where a crash takes both at once."""
+    below = descendants(pid)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+    send(below, sig)
 
 
 def end_groups(groups: set[int], grace: float = 2.0) -> None:
