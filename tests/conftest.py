@@ -10,6 +10,8 @@ os.environ.setdefault("DEMO_TIME_SCALE", "0.1")  # demos sleep a tenth as long u
 os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")  # the .venv kernel, not a user one
 os.environ.pop("REDIS_URL", None)  # tests start their own Redis; a user's must not leak in
 os.environ.pop("WORKBOOK_REDIS_URL", None)
+# The shell checks' shared server ends a minute after the last one (a learner's: 15 minutes).
+os.environ.setdefault("WORKBOOK_CHECK_SERVER_IDLE", "60")
 
 import workbook as wb
 
@@ -87,3 +89,12 @@ else:
         if config.getoption("dist") == "load":  # what -n N alone asks for
             return ModuleOrTestScheduling(config, log)
         return None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The shell checks' shared servers (workbook._exercises.shared_server) outlive their
+    commands by design; the suite's end theirs (the controller's, once every worker is done)."""
+    if not hasattr(session.config, "workerinput"):
+        from workbook._exercises import shared_server
+
+        shared_server.stop_all()

@@ -43,7 +43,7 @@ def no_test_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Any start of a test process fails the test; returns the ids it was asked for."""
     asked: list[str] = []
 
-    def refuse(meta, tree, warm=False):
+    def refuse(meta, tree, *how):
         asked.append(meta.id)
         raise AssertionError(f"{meta.id}: a test process was started for a quick verdict")
 

@@ -14,8 +14,10 @@ Redis, the server, the workers and the waits the exercise itself needs), reporte
 checker's plugin; for the shell it is the kernel's figure for the same file. "overhead" is
 the rest: starting processes, imports, collection, clean-up, the verdict. A starred verdict
 ran in the kernel's warm check server (the first such check also starts it: its row pays the
-server's imports). The shell's one check per command takes the quick verdicts (stub, syntax)
-but starts a fresh test process, as a warm server would cost more than it saves there.
+server's imports). The shell's checks take the quick verdicts (stub, syntax) and fork the
+rest from the repository's shared server (workbook._exercises.shared_server), which outlives
+each command; the first shell check that needs it starts it (run with --cold-shell to stop it
+first, and see that start in the first row).
 
 Figures, not assertions (a busy machine is slower). Targets (issue 12): "not attempted" and
 syntax-error verdicts within 0.5 s; correct or incorrect within 1 s plus the tests' own time.
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import workbook as wb  # noqa: E402
+from workbook._exercises import shared_server  # noqa: E402
 from workbook._exercises.files import committed  # noqa: E402
 from workbook._exercises.model import Meta, load  # noqa: E402
 
@@ -112,7 +115,10 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated ids (default: every exercise)")
     parser.add_argument("--paths", default="kernel,shell", help="kernel, shell or both")
     parser.add_argument("--cases", default=",".join(CASES), help="stub, syntax, solution")
+    parser.add_argument("--cold-shell", action="store_true", help="stop the shell's server first")
     args = parser.parse_args()
+    if args.cold_shell:
+        shared_server.stop_all()
     metas = load()
     if args.only:
         wanted = {wb_id.strip() for wb_id in args.only.split(",")}

@@ -8,7 +8,8 @@ Imports go one way (tests/test_imports.py proves there is no circle), from the b
     quick      verdicts known without the tests: the untouched stub, a file that won't compile
     plugin     the pytest plugin in the test process (signed record); standard library only
     supervise  the test process's supervisor, run as a script; standard library and psutil
-    check_server   the warm server that forks test processes; standard library only
+    check_server   the kernel's warm server that forks test processes; standard library only
+    shared_server  the shell's: one per repository, outliving each `workbook check` command
     run        one test process: environment, output limits, the supervisor, the signature
     judge      the verdict's sentence from what the run left
     view       one palette and one bordered box, rich (HTML) and plain

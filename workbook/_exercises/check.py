@@ -28,6 +28,7 @@ def check(
     metadata: str | Path | None = None,
     quick: bool = False,
     warm: bool | None = None,
+    shared: bool = False,
 ) -> CheckResult:
     """Run the tests of `exercise_id` (or of a Meta already loaded) on the module in `tree`
     and return the verdict.
@@ -41,7 +42,8 @@ def check(
     process, when the learner's file is the untouched stub or does not compile. The dev
     check leaves it off: it proves, through the tests, the verdicts the shortcuts give.
     `warm` (by default as `quick`): run the tests in a process forked by this process's warm
-    check server (check_server), which pays off from the second check on.
+    check server (check_server), which pays off from the second check on; with `shared`
+    (the shell's checks), by the server all shell commands share (shared_server).
     """
     meta = exercise_id if isinstance(exercise_id, Meta) else get(exercise_id, metadata)
     own = meta.file_path.parent.resolve()
@@ -56,9 +58,9 @@ def check(
     run = None
     if answer is None:
         forked = check_server.enabled(quick if warm is None else warm)
-        run = run_tests(meta, folder, forked)
+        run = run_tests(meta, folder, forked, shared)
         if hit_interpreter_bug(run):  # Python's fault, not the learner's: once more
-            run = run_tests(meta, folder, forked)
+            run = run_tests(meta, folder, forked, shared)
         verdict, message, details = judge(meta, folder, run)
         details = with_leftovers(details, run)
     else:

@@ -100,41 +100,27 @@ class Forked:
                 os.kill(self.pid, signal.SIGKILL)
 
 
-class Server:
-    """One warm server, started by this process; `start` runs a check in it."""
+class Client:
+    """One connection to a warm server; `start` runs a check in it."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    def __init__(self, sock: socket.socket) -> None:
+        self._socket = sock
         self._lock = threading.Lock()
         self._ready = False
-        command = [sys.executable, "-c", f"from {__name__} import main; main()"]
-        # Every check gives its test process a TMPDIR of its own; the server outlives them
-        # all, so the TMPDIR of the moment it started is not its to keep (or to hold open).
-        env = {name: value for name, value in env.items() if name != "TMPDIR"}
-        try:
-            self.proc = subprocess.Popen(
-                [*command, str(theirs.fileno())],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl-C in the kernel does not reach it
-                pass_fds=(theirs.fileno(),),
-            )
-        finally:
-            theirs.close()
+
+    def alive(self) -> bool:
+        return True
 
     def ready(self, within: float) -> bool:
         """Wait (up to `within` seconds) for the server's imports to end."""
         with self._lock:  # one reader of the socket at a time
-            if not self._ready and self.proc.poll() is None:
+            if not self._ready and self.alive():
                 self._socket.settimeout(within)
                 with contextlib.suppress(OSError, ValueError):
                     reply = json.loads(self._socket.recv(MESSAGE_LIMIT) or b"{}")
                     self._ready = bool(reply.get("ready"))
                 self._socket.settimeout(None)
-        return bool(self._ready) and self.proc.poll() is None
+        return bool(self._ready) and self.alive()
 
     def start(self, argv: list[str], env: dict[str, str], timeout: float, workdir: Path,
               key_read: int) -> Forked:  # fmt: skip
@@ -162,6 +148,37 @@ class Server:
             for fd in given[:-1]:
                 os.close(fd)
         return Forked(int(reply["pid"]), control_write, output_read, status_read, report_read)
+
+    def stop(self) -> None:
+        self._socket.close()
+
+
+class Server(Client):
+    """The kernel's warm server, started by this process, ended when the kernel ends."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        super().__init__(ours)
+        command = [sys.executable, "-c", f"from {__name__} import main; main()"]
+        # Every check gives its test process a TMPDIR of its own; the server outlives them
+        # all, so the TMPDIR of the moment it started is not its to keep (or to hold open).
+        env = {name: value for name, value in env.items() if name != "TMPDIR"}
+        try:
+            self.proc = subprocess.Popen(
+                [*command, str(theirs.fileno())],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C in the kernel does not reach it
+                pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def stop(self) -> None:
         self._socket.close()  # end-of-file: the server exits
@@ -209,9 +226,18 @@ def discard(server: Server) -> None:
 
 def main() -> None:
     """The server: import, say ready, fork per request; returns only in a test process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the kernel decides, through the socket
-    atexit.register(_quit)  # first registered, so it runs last
+    base = warm_up()
     sock = socket.socket(fileno=int(sys.argv[1]))
+    sock.send(json.dumps({"ready": True}).encode())
+    job = _serve(sock)
+    run_job(job, base)
+
+
+def warm_up() -> list[str]:
+    """Import what every check needs (in a server: the client decides, not Ctrl-C); returns
+    the import path a fresh check process would have."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    atexit.register(_quit)  # first registered, so it runs last
     base = _base_path()
     for name in (*WARM, *_pytest_plugins(), *_pytest_builtins()):
         with contextlib.suppress(Exception):
@@ -222,8 +248,11 @@ def main() -> None:
         getattr(workbook, name)
     gc.collect()
     gc.freeze()  # forked children then copy fewer pages
-    sock.send(json.dumps({"ready": True}).encode())
-    job = _serve(sock)
+    return base
+
+
+def run_job(job: dict[str, Any], base: list[str]) -> None:
+    """In the test process: run the check's tests, and exit with their code."""
     _exit_code[0] = _run_tests(job, base)
     sys.exit(_exit_code[0])
 
@@ -272,7 +301,7 @@ def _serve(sock: socket.socket) -> dict[str, Any]:
             job = json.loads(data)
             pid = os.fork()
             if pid == 0:
-                return _supervise_in_child(sock, job, fds)
+                return supervise_in_child(sock, job, fds)
             for fd in fds:
                 os.close(fd)
             sock.send(json.dumps({"pid": pid}).encode())
@@ -281,13 +310,13 @@ def _serve(sock: socket.socket) -> dict[str, Any]:
                 pass
 
 
-def _supervise_in_child(sock: socket.socket, job: dict[str, Any], fds: list[int]) -> dict:
+def supervise_in_child(sock: socket.socket, job: dict[str, Any], fds: list[int]) -> dict:
     """In the forked supervisor: fork the test process (which returns the job, to run it),
     then supervise it as workbook._exercises.supervise does, and exit."""
     from workbook._exercises import supervise
 
     control, output, status, report, key = fds
-    sock.detach()  # the server's end: not ours to close twice
+    server_end = sock.detach()  # not ours to close twice
     os.setsid()
     supervise.become_subreaper()  # before the fork: every orphan below comes to us
     pid = os.fork()
@@ -298,13 +327,13 @@ def _supervise_in_child(sock: socket.socket, job: dict[str, Any], fds: list[int]
         os.dup2(output, 1)
         os.dup2(output, 2)
         os.dup2(key, KEY_FD)
-        for fd in {devnull, control, output, status, report, key, sock.fileno()} - {0, 1, 2, 3}:
+        for fd in {devnull, control, output, status, report, key, server_end} - {0, 1, 2, 3}:
             with contextlib.suppress(OSError):
                 os.close(fd)
         return job
     try:
-        os.close(output)
-        os.close(key)
+        for fd in (output, key, server_end):
+            os.close(fd)
         supervisor = supervise.Supervisor(pid)
         supervise.supervise(supervisor, float(job["timeout"]), job["folder"], report, control)
     finally:

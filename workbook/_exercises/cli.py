@@ -101,8 +101,8 @@ def _tree(meta: Meta, args: argparse.Namespace) -> Path | None:
 def _run_check(args: argparse.Namespace) -> int:
     if args.id:
         meta = get(args.id)
-        # One check: a warm server would import more than the one test process it saves.
-        result = check(meta, _tree(meta, args), quick=True, warm=False)
+        # A shell command is a new Python: the server it forks from outlives it (shared).
+        result = check(meta, _tree(meta, args), quick=True, shared=True)
         print(result)
         return result.exit_code
     metas = load()
@@ -112,7 +112,7 @@ def _run_check(args: argparse.Namespace) -> int:
     results: list[CheckResult] = []
     for meta in metas:
         print(f"Checking {meta.id}: {meta.title} …", flush=True)
-        result = check(meta, _tree(meta, args), quick=True)
+        result = check(meta, _tree(meta, args), quick=True, shared=True)
         print(result, end="\n\n", flush=True)
         results.append(result)
     return _summary(results)

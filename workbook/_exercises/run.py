@@ -25,7 +25,7 @@ from typing import Any
 
 from .._errors import WorkbookError
 from .._paths import ROOT, child_env
-from . import check_server
+from . import check_server, shared_server
 from .files import label
 from .model import Meta
 from .plugin import KEY_FD_ENV, RESULTS_ENV
@@ -120,7 +120,9 @@ def _argv(meta: Meta, tests: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def run_tests(meta: Meta, tree: Path, warm: bool = False) -> Run:
+def run_tests(meta: Meta, tree: Path, warm: bool = False, shared: bool = False) -> Run:
+    """One test process for `meta`'s tests on `tree`: fresh, or (warm) forked by this
+    process's warm server, or (warm and shared) by the shell's shared server."""
     key, token = secrets.token_bytes(32), secrets.token_hex(8)
     workdir = Path(tempfile.mkdtemp(prefix="workbook-check-"))
     results = workdir / "results.json"
@@ -129,7 +131,8 @@ def run_tests(meta: Meta, tree: Path, warm: bool = False) -> Run:
         env = _environment(meta, tree, token, -1, results)
         env["TMPDIR"] = str(workdir / "tmp")  # what the code leaves in temp goes with the run
         (workdir / "tmp").mkdir(mode=0o700)
-        with _Supervised(_argv(meta, tests), env, key, meta.timeout, workdir, warm) as run:
+        argv = _argv(meta, tests)
+        with _Supervised(argv, env, key, meta.timeout, workdir, warm, shared) as run:
             output, timed_out, flooded, lingered = _read(run.proc, meta.timeout, results)
         report, warm = run.report, run.warm
         record, forged = _verified(results, key)
@@ -150,6 +153,12 @@ def run_tests(meta: Meta, tree: Path, warm: bool = False) -> Run:
         lingered,
         warm,
     )
+
+
+def _warm_server(shared: bool) -> check_server.Client | None:
+    if shared:
+        return shared_server.get(_server_environment())
+    return check_server.get(_server_environment())
 
 
 def _copy_tests(meta: Meta, workdir: Path) -> Path:
@@ -189,7 +198,7 @@ class _Supervised:
     GRACE = 10.0  # the supervisor's own deadline: after ours, in case we are frozen
 
     def __init__(self, argv: list[str], env: dict[str, str], key: bytes, timeout: float,
-                 workdir: Path, warm: bool = False) -> None:  # fmt: skip
+                 workdir: Path, warm: bool = False, shared: bool = False) -> None:  # fmt: skip
         key_read, key_write = os.pipe()
         os.write(key_write, key)
         os.close(key_write)
@@ -197,7 +206,7 @@ class _Supervised:
         self.report: dict[str, Any] = {}
         self.warm = False
         try:
-            server = check_server.get(_server_environment()) if warm else None
+            server = _warm_server(shared) if warm else None
             if server is not None:
                 try:
                     self.proc = server.start(argv[3:], env, timeout + self.GRACE, workdir, key_read)
@@ -205,7 +214,7 @@ class _Supervised:
                     self.warm = True
                     return
                 except OSError:  # the server died: a fresh process, and a new server next time
-                    check_server.discard(server)
+                    server.stop() if shared else check_server.discard(server)
             self._popen(argv, env, timeout, workdir, key_read)
         finally:
             os.close(key_read)
