@@ -8,9 +8,11 @@ no other user's connection, and the check's processes gone when the shell comman
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
+import socket as socket_module
 import subprocess
 import sys
 import tempfile
@@ -84,7 +86,7 @@ def listening(servers: Path) -> bool:
     return False
 
 
-def shell_check(*args: str) -> str:
+def shell_check(*args: str) -> tuple[int, str]:
     proc = subprocess.run(
         [sys.executable, "-m", "workbook", "check", *args],
         cwd=ROOT,
@@ -92,21 +94,35 @@ def shell_check(*args: str) -> str:
         text=True,
         timeout=180,
     )
-    return proc.stdout + proc.stderr
+    return proc.returncode, proc.stdout + proc.stderr
 
 
 def test_shell_checks_share_one_server_that_outlives_them(servers: Path) -> None:
-    assert "not attempted" in shell_check("ex01")  # the untouched stub in exercises/
+    code, out = shell_check("ex01")  # the untouched stub in exercises/
+    assert code == 3 and "not attempted" in out, out
     assert not running(servers), "a quick verdict (the untouched stub) started a server"
-    assert "correct" in shell_check("ex01", "--solution")  # fresh; starts the server
+    code, out = shell_check("ex01", "--solution")  # fresh; starts the server
+    assert code == 0 and "✔ ex01 correct" in out, out
     started(servers)
     first = running(servers)
     assert len(first) == 1, f"one server after the first check, not {first}"
     (pid,) = first
     assert _parent(pid) != os.getpid(), "the server must be nobody's child"
-    out = shell_check("ex01", "--solution")
-    assert "correct" in out and "incorrect" not in out, out
-    assert running(servers) == first, "the second shell check did not reuse the server"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "workbook", "check", "ex01", "--solution"],
+        cwd=ROOT / "exercises",  # another folder: the same server
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    forked = set()
+    while command.poll() is None:  # the check's supervisor, forked by the server
+        forked |= {child.pid for child in psutil.Process(pid).children()}
+        time.sleep(0.01)
+    out = command.stdout.read()  # type: ignore[union-attr]
+    assert command.returncode == 0 and "✔ ex01 correct" in out, out
+    assert forked, "the second shell check did not run in the server"
+    assert running(servers) == first, "the second shell check started another server"
     socket = next(servers.glob("check-*.sock"))
     assert socket.stat().st_mode & 0o777 == 0o600, oct(socket.stat().st_mode)
 
@@ -240,3 +256,102 @@ def test_checks_while_a_server_starts_run_fresh_and_start_no_second_one(servers:
     client = shared_server.get(env)
     assert client is not None, "no connection once the server listens"
     client.stop()
+
+
+PROBE = """
+import json, os, socket
+from pathlib import Path
+
+
+def _probe() -> None:
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass
+    status = Path("/proc/self/status").read_text().splitlines()
+    umask = next(line.split()[1] for line in status if line.startswith("Umask:"))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sock.settimeout(5)
+    try:
+        sock.connect(os.environ["FIXTURE_SERVER_SOCKET"])
+        said = repr(sock.recv(4096))
+    except OSError as error:
+        said = repr(error)
+    seen = {"fds": fds, "umask": umask, "said": said}
+    Path(os.environ["FIXTURE_PROBE_FILE"]).write_text(json.dumps(seen))
+
+
+_probe()
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+"""
+
+
+def test_a_checks_code_holds_no_socket_gets_the_shells_umask_and_cannot_use_the_server(
+    servers: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check("ex01", tree=FIXTURES / "solutions", quick=True, shared=True)
+    started(servers)
+    (socket_file,) = servers.glob("check-*.sock")
+    probe = tmp_path / "probe.json"
+    monkeypatch.setenv("FIXTURE_PROBE_FILE", str(probe))
+    monkeypatch.setenv("FIXTURE_SERVER_SOCKET", str(socket_file))
+    toml = copy_exercise(tmp_path, PROBE)
+    before = os.umask(0o077)  # this shell's, not the one that started the server
+    try:
+        result = check("ex01", metadata=toml, quick=True, shared=True)
+    finally:
+        os.umask(before)
+    assert result.verdict is Verdict.CORRECT and result.warm, result
+    seen = json.loads(probe.read_text())
+    sockets = {fd: target for fd, target in seen["fds"].items() if target.startswith("socket:")}
+    assert not sockets, f"the check's code inherited sockets: {sockets}"
+    assert seen["umask"] == "0077", seen["umask"]
+    assert seen["said"] == "b''", (
+        f"a check's own code got an answer from the server: {seen['said']}"
+    )
+
+
+def test_another_uid_is_refused_without_root(
+    servers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = servers / "unit.sock"
+    servers.mkdir(parents=True, exist_ok=True)
+    listener = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_SEQPACKET)
+    listener.bind(str(path))
+    listener.listen(1)
+    clients: list = []
+    # The client is this process, not below a server: only the uid decides here.
+    monkeypatch.setattr(shared_server, "_ancestors", lambda pid: set())
+    with listener:
+        mine = shared_server._connect(path)
+        assert mine is not None
+        shared_server._accept(listener, clients)
+        assert len(clients) == 1 and json.loads(mine.recv(4096))["ready"], "this user refused"
+        monkeypatch.setattr(shared_server.os, "getuid", lambda: os.geteuid() + 4242)
+        theirs = shared_server._connect(path)
+        assert theirs is not None
+        shared_server._accept(listener, clients)
+        theirs.settimeout(5)
+        assert theirs.recv(4096) == b"" and len(clients) == 1, "another uid was answered"
+        for sock in (mine, theirs, *clients):
+            sock.close()
+
+
+def test_the_private_folder_is_made_private_and_a_symlink_refused(
+    servers: Path, tmp_path: Path
+) -> None:
+    servers.mkdir(mode=0o775, exist_ok=True)
+    servers.chmod(0o775)  # as umask 002 leaves a folder
+    assert shared_server._private_folder() == servers
+    assert servers.stat().st_mode & 0o777 == 0o700
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    shutil.rmtree(servers)
+    servers.symlink_to(elsewhere)
+    assert shared_server._private_folder() is None, "a symlinked folder was used"
+    servers.unlink()

@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def runtime_dir() -> Path:
     """A private temp folder for this kernel's logs and server files (removed by the OS)."""
-    path = Path(tempfile.gettempdir()) / f"workbook-{os.getuid()}" / str(os.getpid())
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    base = Path(tempfile.gettempdir()) / f"workbook-{os.getuid()}"
+    base.mkdir(exist_ok=True, mode=0o700)  # 0700 whatever the umask (parents=True would not)
+    path = base / str(os.getpid())
+    path.mkdir(exist_ok=True, mode=0o700)
     return path
 
 

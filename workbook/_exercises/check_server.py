@@ -111,6 +111,9 @@ class Client:
     def alive(self) -> bool:
         return True
 
+    def job(self, **fields: Any) -> dict[str, Any]:
+        return fields
+
     def ready(self, within: float) -> bool:
         """Wait (up to `within` seconds) for the server's imports to end."""
         with self._lock:  # one reader of the socket at a time
@@ -130,7 +133,7 @@ class Client:
         output_read, output_write = os.pipe()
         status_read, status_write = os.pipe()
         report_read, report_write = os.pipe()
-        job = {"argv": argv, "env": env, "timeout": timeout, "folder": str(workdir)}
+        job = self.job(argv=argv, env=env, timeout=timeout, folder=str(workdir))
         given = [control_read, output_write, status_write, report_write, key_read]
         try:
             with self._lock:
@@ -343,6 +346,8 @@ def supervise_in_child(sock: socket.socket, job: dict[str, Any], fds: list[int])
 def _run_tests(job: dict[str, Any], base: list[str]) -> int:
     """In the test process: the check's environment, a clean import state, then pytest."""
     os.chdir(ROOT)
+    if job.get("umask") is not None:  # the shell's, not the one that started the server
+        os.umask(int(job["umask"]))
     os.environ.clear()
     os.environ.update(job["env"])
     os.environ["WORKBOOK_CHECK_KEY_FD"] = str(KEY_FD)

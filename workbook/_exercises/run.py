@@ -214,7 +214,11 @@ class _Supervised:
                     self.warm = True
                     return
                 except OSError:  # the server died: a fresh process, and a new server next time
-                    server.stop() if shared else check_server.discard(server)
+                    if not shared:
+                        check_server.discard(server)
+                finally:
+                    if shared:  # our connection only: the shared server stays
+                        server.stop()
             self._popen(argv, env, timeout, workdir, key_read)
         finally:
             os.close(key_read)

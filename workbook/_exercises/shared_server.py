@@ -25,6 +25,7 @@ import socket
 import struct
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -38,13 +39,26 @@ IDLE = 900.0
 
 
 class Shared(check_server.Client):
-    """A connection to the shared server (closing it leaves the server running)."""
+    """A connection to the shared server (closing it leaves the server running). Each job
+    carries this shell's umask: the server was started by another command."""
+
+    def job(self, **fields: Any) -> dict[str, Any]:
+        return {**fields, "umask": _umask()}
+
+
+def _umask() -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return None
 
 
 def get(env: dict[str, str]) -> Shared | None:
     """A connection to this repository's shared server; None when none answers yet (the
     caller then starts a fresh process, as fast as waiting would be), after starting one in
     the background unless one is starting already."""
+    env = _without_cwd(env)
     path = socket_path(env)
     if path is None:
         return None
@@ -53,10 +67,18 @@ def get(env: dict[str, str]) -> Shared | None:
         _start(path, env)
         return None
     client = Shared(sock)
-    if client.ready(10):
+    if client.ready(5):
         return client
     client.stop()
     return None
+
+
+def _without_cwd(env: dict[str, str]) -> dict[str, str]:
+    """The server's import path: the repository and the user's PYTHONPATH, not the folder
+    the shell is in (the test process gets its own path with each check), so checks from
+    any folder share one server."""
+    given = filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))
+    return {**env, "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(ROOT), *given]))}
 
 
 def stop_all(folder: Path | None = None) -> int:
@@ -79,42 +101,68 @@ def stop_all(folder: Path | None = None) -> int:
 
 
 def socket_path(env: dict[str, str]) -> Path | None:
-    """Where the server for this Python, repository, workbook code and lock file listens."""
+    """Where the server for this Python, repository, environment flags, workbook code,
+    lock file and installed packages listens (None: no private folder, or a path too long)."""
     folder = _private_folder()
     if folder is None:
         return None
     digest = hashlib.sha256()
     flags = sorted(f"{k}={v}" for k, v in env.items() if k.startswith(("PYTHON", "VIRTUAL_ENV")))
-    for part in (sys.executable, str(ROOT), *flags):
+    for part in (sys.executable, str(ROOT), *flags, code_fingerprint()):
         digest.update(part.encode() + b"\0")
+    path = folder / f"check-{digest.hexdigest()[:16]}.sock"
+    return path if len(str(path)) + 12 < MAX_SOCKET_PATH else None  # + the draft's ".<pid>"
+
+
+CODE_LOOK_EVERY = 3.0  # seconds
+MAX_SOCKET_PATH = 108  # bytes, with the final NUL (Linux's sun_path)
+
+
+def code_fingerprint() -> str:
+    """The workbook package's files, the lock file and the installed packages, as stats: a
+    server whose code changed since it started is stale (it leaves; the next check starts
+    a fresh one)."""
     files = [*sorted((ROOT / "workbook").rglob("*.py")), ROOT / "requirements.lock"]
-    for file in (*files, Path(sys.prefix) / "pyvenv.cfg"):
+    files += [Path(sys.prefix) / "pyvenv.cfg", Path(sysconfig.get_paths()["purelib"])]
+    stats = []
+    for file in files:
         with contextlib.suppress(OSError):
             stat = file.stat()
-            digest.update(f"{file}:{stat.st_mtime_ns}:{stat.st_size}\0".encode())
-    return folder / f"check-{digest.hexdigest()[:16]}.sock"
+            stats.append(f"{file}:{stat.st_mtime_ns}:{stat.st_size}")
+    return hashlib.sha256("\0".join(stats).encode()).hexdigest()
 
 
 def _private_folder() -> Path | None:
-    """/tmp/workbook-<uid>: made 0700, used only if it is ours and nobody else may write in it
-    (its sockets are 0600, and the server asks each client's uid)."""
+    """/tmp/workbook-<uid>, made 0700 (whatever the umask made it), used only if it is ours
+    and not a symlink (its sockets are 0600, and the server asks each client who it is)."""
     folder = Path(tempfile.gettempdir()) / f"workbook-{os.getuid()}"
-    with contextlib.suppress(OSError):
+    try:
         folder.mkdir(mode=0o700, exist_ok=True)
-        stat = folder.lstat()
-        mine = stat.st_uid == os.getuid() and not stat.st_mode & 0o022
-        if mine and folder.is_dir() and not folder.is_symlink():
-            return folder
-    return None
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        stat = os.fstat(fd)
+        if stat.st_uid != os.getuid():
+            return None
+        if stat.st_mode & 0o077:
+            os.fchmod(fd, 0o700)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return folder
 
 
 def _connect(path: Path) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sock.settimeout(2)  # a wedged server's full backlog must not block a check
     try:
         sock.connect(str(path))
     except OSError:
         sock.close()
         return None
+    sock.settimeout(None)
     return sock
 
 
@@ -155,6 +203,7 @@ def _start(path: Path, env: dict[str, str]) -> None:
 def main() -> None:
     """The server: import, then listen (the socket appears only once it is ready)."""
     path, idle, lock = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    code = code_fingerprint()
     if os.fork():
         os._exit(0)  # the starter's child exits: the server is nobody's child
     base = check_server.warm_up()
@@ -167,16 +216,18 @@ def main() -> None:
     listener.listen(16)
     os.replace(draft, path)  # a server started beside us is replaced: it sees and ends
     os.close(lock)  # listening: the next check connects
-    conn, job, fds = _serve(listener, path, path.stat().st_ino, idle)
+    conn, job, fds = _serve(listener, path, path.stat().st_ino, idle, code)
     job = check_server.supervise_in_child(conn, job, fds)
     check_server.run_job(job, base)
 
 
-def _serve(listener: socket.socket, path: Path, inode: int,
-           idle: float) -> tuple[socket.socket, dict[str, Any], list[int]]:  # fmt: skip
-    """Accept this user's clients, fork a supervisor per job; returns only in a supervisor."""
+def _serve(listener: socket.socket, path: Path, inode: int, idle: float,
+           code: str) -> tuple[socket.socket, dict[str, Any], list[int]]:  # fmt: skip
+    """Accept this user's clients, fork a supervisor per job; returns only in a supervisor.
+    Leaves when idle, when its socket is another server's, or when the code it imported
+    changed (looked at every few seconds)."""
     clients: list[socket.socket] = []
-    last = time.monotonic()
+    last = looked = time.monotonic()
     while True:
         readable = select.select([listener, *clients], [], [], 1.0)[0]
         for sock in readable:
@@ -215,18 +266,37 @@ def _serve(listener: socket.socket, path: Path, inode: int,
                 pass
         if now - last > idle or not _still_ours(path, inode):
             _leave(path, inode)
+        if now - looked > CODE_LOOK_EVERY:
+            looked = now
+            if code_fingerprint() != code:
+                _leave(path, inode)
 
 
 def _accept(listener: socket.socket, clients: list[socket.socket]) -> None:
+    """A client of this user, and not a process below this server (a check's code: a job
+    it sent would run outside its check's supervision and time limit)."""
     with contextlib.suppress(OSError):
         conn, _ = listener.accept()
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        _pid, uid, _gid = struct.unpack("3i", creds)
-        if uid != os.getuid():
+        pid, uid, _gid = struct.unpack("3i", creds)
+        if uid != os.getuid() or os.getpid() in _ancestors(pid):
             conn.close()
             return
         conn.send(json.dumps({"ready": True, "root": str(ROOT)}).encode())
         clients.append(conn)
+
+
+def _ancestors(pid: int) -> set[int]:
+    """`pid` and its parent, grandparent, ... (from /proc; a process gone ends the chain)."""
+    found: set[int] = set()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state
+    return found
 
 
 def _job(data: bytes) -> dict[str, Any] | None:
