@@ -13,8 +13,6 @@ from ._redis import require
 from ._threads import ThreadHandle
 from ._workers import ProcessWorker, cli_flags, key
 
-FLAG_STOP_WAIT = 5.0  # seconds: the loop reads the flag at least every 2 s
-
 
 class CeleryThreadWorker(ThreadHandle):
     """A WorkController in a thread: fast to start, shares the kernel's imports."""
@@ -49,30 +47,13 @@ class CeleryThreadWorker(ThreadHandle):
         _set_task_join_will_block(False)
 
     def _request_stop(self) -> None:
-        # The worker's own loop ends it, on the shutdown flag it reads every cycle (as Celery's
-        # own test worker is stopped): a warm shutdown that waits for the running tasks, in the
-        # worker's thread. Celery's stop() called from another thread closes the broker
-        # connection under a loop that may be reading it, and once in a few suite runs that
-        # loop never ended (CI: "did not stop within 15 s" with no task running). That stop
-        # still comes, from a thread of its own, if the loop has not ended after a while.
-        from celery.worker import state
-
-        state.should_stop = 0
-        self._stopper = threading.Thread(target=self._stop_if_still_running, name="celery stop")
+        # Celery's stop waits for the running tasks (its thread pool's shutdown does): from a
+        # thread of its own, so that stop() waits a bounded time and can say so.
+        self._stopper = threading.Thread(
+            target=self.worker.stop, kwargs={"in_sighandler": False}, name="celery stop"
+        )
         self._stopper.daemon = True
         self._stopper.start()
-
-    def _stop_if_still_running(self) -> None:
-        if self.thread is not None:
-            self.thread.join(FLAG_STOP_WAIT)
-            if self.thread.is_alive():
-                self.worker.stop(in_sighandler=False)
-
-    def _release(self) -> None:
-        from celery.worker import state
-
-        state.should_stop = None  # the next worker in this process must not stop at once
-        super()._release()
 
     def _threads(self) -> list[threading.Thread]:
         stopper = getattr(self, "_stopper", None)
