@@ -73,6 +73,7 @@ def test_a_thread_that_does_not_end_in_time_makes_stop_raise_naming_the_wait(red
     message = str(error.value)
     assert "did not stop within 0.2 s" in message and still in message
     assert ".stop(timeout=...)" in message and "Kernel > Restart" in message
+    assert "still runs at:" in message and 'File "' in message, "no stack of the stuck thread"
     assert worker not in _registry.handles(), "a stop that timed out still lets go of the name"
     assert task_ended()
     wb.wait_for(lambda: not worker.running(), 1, limit=20)  # the task ended: so does the worker

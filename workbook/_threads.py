@@ -5,8 +5,10 @@ the log lines; a stop that waits a bounded time and says so when a thread does n
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 
 from . import _registry
@@ -94,10 +96,22 @@ class ThreadHandle(_registry.Handle):
                 f"{'' if len(left) > 1 else 's'}.",
                 "a task that never returns keeps a worker's thread busy: let it end, give it"
                 " longer with .stop(timeout=...), or restart the kernel (Kernel > Restart).",
-                self.logs(),
+                self.logs() + _where(self._threads()),
             )
 
     def _release(self) -> None:
         """What stop() does even when a thread does not end: let go of the log lines."""
         self._buffer.detach()
         super()._release()
+
+
+def _where(threads: list[threading.Thread]) -> str:
+    """Where each thread that still runs is (its last frames): the line a stop waits on."""
+    frames = sys._current_frames()
+    parts = []
+    for thread in threads:
+        frame = frames.get(thread.ident or -1) if thread.is_alive() else None
+        if frame is not None:
+            stack = "".join(traceback.format_stack(frame, limit=6))
+            parts.append(f"\nThe thread {thread.name} still runs at:\n{stack.rstrip()}")
+    return "".join(parts)
