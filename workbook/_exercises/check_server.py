@@ -162,21 +162,8 @@ class Server(Client):
     def __init__(self, env: dict[str, str]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         super().__init__(ours)
-        command = [sys.executable, "-c", f"from {__name__} import main; main()"]
-        # Every check gives its test process a TMPDIR of its own; the server outlives them
-        # all, so the TMPDIR of the moment it started is not its to keep (or to hold open).
-        env = {name: value for name, value in env.items() if name != "TMPDIR"}
         try:
-            self.proc = subprocess.Popen(
-                [*command, str(theirs.fileno())],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl-C in the kernel does not reach it
-                pass_fds=(theirs.fileno(),),
-            )
+            self.proc = spawn(__name__, [str(theirs.fileno())], env, theirs.fileno())
         finally:
             theirs.close()
 
@@ -190,6 +177,23 @@ class Server(Client):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def spawn(module: str, args: list[str], env: dict[str, str], fd: int) -> subprocess.Popen:
+    """Start `module`'s main() as a server: in the repository, in a session of its own (a
+    Ctrl-C in the kernel or the shell does not reach it), given `fd`, with no stdio. Every
+    check gives its test process a TMPDIR of its own; a server outlives them all, so the
+    TMPDIR of the moment it started is not its to keep (or to hold open)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", f"from {module} import main; main()", *args],
+        cwd=ROOT,
+        env={name: value for name, value in env.items() if name != "TMPDIR"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        pass_fds=(fd,),
+    )
 
 
 _server: Server | None = None

@@ -23,7 +23,6 @@ import os
 import select
 import socket
 import struct
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -177,19 +176,8 @@ def _start(path: Path, env: dict[str, str]) -> None:
         if ready is not None:  # it began listening just now
             ready.close()
             return
-        env = {name: value for name, value in env.items() if name != "TMPDIR"}  # see Server
         idle = env.get(IDLE_ENV) or str(IDLE)
-        command = [sys.executable, "-c", f"from {__name__} import main; main()"]
-        proc = subprocess.Popen(
-            [*command, str(path), idle, str(lock)],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            pass_fds=(lock,),
-        )
+        proc = check_server.spawn(__name__, [str(path), idle, str(lock)], env, lock)
         proc.wait()  # the first process forks the server and exits
     except OSError:  # BlockingIOError: a server is starting
         pass
