@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import asynccontextmanager
 
@@ -77,6 +78,33 @@ def test_a_thread_that_does_not_end_in_time_makes_stop_raise_naming_the_wait(red
     assert worker not in _registry.handles(), "a stop that timed out still lets go of the name"
     assert task_ended()
     wb.wait_for(lambda: not worker.running(), 1, limit=20)  # the task ended: so does the worker
+
+
+def test_a_celery_thread_worker_stops_in_its_own_thread_and_the_next_one_consumes(redis_server):
+    """Celery's stop() from another thread closes the broker's channels under the loop that
+    reads them (a stop that never ended, seen in CI): the loop must stop itself, on the flag."""
+    from celery import Celery
+    from celery.worker import state
+
+    app = Celery("own_thread", broker=redis_server.url, backend=redis_server.url)
+
+    @app.task(shared=False)
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    for _ in range(2):  # the second worker would stop at once on a flag left set
+        worker = wb.celery_worker(app)
+        assert add.delay(2, 3).get(timeout=10) == 5
+        stopped_in: list[str] = []
+
+        def spy(*args, _stop=worker.worker.stop, _seen=stopped_in, **kwargs):
+            _seen.append(threading.current_thread().name)
+            return _stop(*args, **kwargs)
+
+        worker.worker.stop = spy
+        worker.stop()
+        assert stopped_in == ["celery worker"], "Celery's stop ran outside the worker's thread"
+        assert not worker.running() and state.should_stop is None
 
 
 def test_a_start_that_times_out_raises_with_the_log_lines(monkeypatch):

@@ -13,6 +13,8 @@ from ._redis import require
 from ._threads import ThreadHandle
 from ._workers import ProcessWorker, cli_flags, key
 
+FLAG_STOP_WAIT = 5.0  # seconds: the loop reads the flag at least every 2 s
+
 
 class CeleryThreadWorker(ThreadHandle):
     """A WorkController in a thread: fast to start, shares the kernel's imports."""
@@ -38,7 +40,8 @@ class CeleryThreadWorker(ThreadHandle):
         }
         settings.update(options)
         self.worker = TestWorkController(app=app, ready_callback=None, **settings)
-        self._run_in_thread(self.worker.start, "celery worker")
+        _shutdown_flag(None)  # a flag an earlier worker's stop left would end this one at once
+        self._run_in_thread(self._run, "celery worker")
         self._wait_ready(
             self.worker._on_started.is_set,
             f"The Celery worker for app {app.main!r}",
@@ -46,14 +49,29 @@ class CeleryThreadWorker(ThreadHandle):
         )
         _set_task_join_will_block(False)
 
+    def _run(self) -> None:
+        try:
+            self.worker.start()
+        finally:
+            _shutdown_flag(None)  # read: the next worker in this process must not stop at once
+
     def _request_stop(self) -> None:
-        # Celery's stop waits for the running tasks (its thread pool's shutdown does): from a
-        # thread of its own, so that stop() waits a bounded time and can say so.
-        self._stopper = threading.Thread(
-            target=self.worker.stop, kwargs={"in_sighandler": False}, name="celery stop"
-        )
+        # The worker's own loop ends it, on the shutdown flag it reads every cycle (as Celery's
+        # own test worker is stopped): a warm shutdown that waits for the running tasks, in the
+        # worker's thread. Celery's stop() called from another thread closes the broker's
+        # channels under a loop that may be reading them, and once in a few suite runs that
+        # loop never ended (CI: "did not stop within 15 s" with no task running). That stop
+        # still comes, from a thread of its own, if the loop has not ended after a while.
+        _shutdown_flag(0)
+        self._stopper = threading.Thread(target=self._stop_if_still_running, name="celery stop")
         self._stopper.daemon = True
         self._stopper.start()
+
+    def _stop_if_still_running(self) -> None:
+        if self.thread is not None:
+            self.thread.join(FLAG_STOP_WAIT)
+            if self.thread.is_alive():
+                self.worker.stop(in_sighandler=False)
 
     def _threads(self) -> list[threading.Thread]:
         stopper = getattr(self, "_stopper", None)
@@ -61,6 +79,15 @@ class CeleryThreadWorker(ThreadHandle):
 
     def __repr__(self) -> str:
         return f"<celery thread worker {self.app.main!r}>"
+
+
+def _shutdown_flag(value: int | None) -> None:
+    """Set Celery's warm-shutdown flag (`celery.worker.state.should_stop`), which a worker's
+    loop reads every cycle: not None asks it to stop. One per process, so one thread worker
+    at a time reads it (celery_worker keeps it so)."""
+    from celery.worker import state
+
+    state.should_stop = value
 
 
 def _celery_ready(process: Any) -> bool:
