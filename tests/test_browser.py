@@ -163,7 +163,10 @@ def git_status(path: str) -> str:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # Run All and autosave write outputs into the working copy's notebooks: put them back.
-    notebooks = {path: path.read_bytes() for path in (ROOT / "notebooks").glob("*.ipynb")}
+    notebooks = {
+        path: (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in (ROOT / "notebooks").glob("*.ipynb")
+    }
     server = Lab(tmp_path_factory.mktemp("lab"))
     try:
         yield server
@@ -171,9 +174,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         try:
             server.stop()
         finally:
-            for path, content in notebooks.items():
-                path.write_bytes(content)
-                _lab.refresh_git_index(path)  # git's size record, as after a save
+            for path, (content, written) in notebooks.items():
+                if path.stat().st_mtime_ns != written or path.read_bytes() != content:
+                    path.write_bytes(content)
+                    # git's size record, as after a save (a filter run: seconds, so only
+                    # for the notebooks the session saved)
+                    _lab.refresh_git_index(path)
 
 
 @pytest.fixture(scope="module")
