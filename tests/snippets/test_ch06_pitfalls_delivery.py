@@ -127,7 +127,10 @@ def test_queued_tasks_cost_bytes_and_bulk_enqueue_queues_them_all(flood_server):
 def test_noeviction_fails_the_enqueue_call_and_lru_loses_tasks_silently(flood_server):
     client = flood_server.client()
     senders = flood.Senders(flood_server.url)
-    errors = {"celery": OperationalError, "rq": redis.exceptions.OutOfMemoryError,
+    # RQ enqueues in a MULTI/EXEC transaction: a refusal while a command is queued aborts it
+    # (ExecAbortError, "Transaction discarded because of: OOM ..."), at EXEC it is OOM itself.
+    refused = (redis.exceptions.OutOfMemoryError, redis.exceptions.ExecAbortError)
+    errors = {"celery": OperationalError, "rq": refused,
               "dramatiq": redis.exceptions.OutOfMemoryError}  # fmt: skip
     for library in LIBRARIES:
         client.execute_command("FLUSHALL", "SYNC")
