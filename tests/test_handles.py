@@ -160,6 +160,12 @@ def test_round_trip_without_a_worker_says_which_to_start(redis_server):
         round_trip(quickstart_rq.add, 2, 3, queue=queue, timeout=0.5)
     assert "No result from the rq task add within 0.5 s" in str(error.value)
     assert "wb.rq_worker(" in str(error.value)
+    with wb.rq_worker(["elsewhere"], serializer="json") as worker:  # runs, on another queue
+        with pytest.raises(wb.WorkbookError) as error:
+            round_trip(quickstart_rq.add, 2, 3, queue=queue, timeout=0.5)
+        assert "1 rq worker(s) run (<rq thread worker" in error.value.fix
+        assert "elsewhere" in error.value.fix and "wb.rq_worker(" not in error.value.fix
+        assert worker.logs(8).strip() and worker.logs(8).strip() in error.value.logs
     queue.empty()
 
 

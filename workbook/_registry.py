@@ -68,6 +68,12 @@ def handles() -> list[Stoppable]:
         return list(_running.values())
 
 
+def under(prefix: str) -> list[Stoppable]:
+    """What runs under keys that start with `prefix` ("worker rq ": every RQ worker)."""
+    with _lock:
+        return [handle for key, handle in _running.items() if key.startswith(prefix)]
+
+
 def put(key: str, handle: Stoppable) -> None:
     with _lock:
         _running[key] = handle

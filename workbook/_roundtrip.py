@@ -7,8 +7,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import _registry
 from ._errors import WorkbookError
 from ._waiting import WaitTimeout, wait_for
+from ._workers import key
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,29 @@ def round_trip(task: Any, *args: Any, queue: Any = None, timeout: float = 10.0) 
     try:
         result = _SEND[library](task, args, queue, timeout)
     except _timeouts() as exc:
-        raise WorkbookError(
-            f"No result from the {library} task {_name(task)} within {timeout:g} s ({exc}).",
+        raise _no_result(library, task, timeout, exc) from None
+    return Trip(library, result, time.perf_counter() - started)
+
+
+def _no_result(library: str, task: Any, timeout: float, exc: BaseException) -> WorkbookError:
+    """The error for a task nobody answered: with this kernel's running workers of that
+    library named and their last log lines, which usually say why (another queue, another
+    Redis, a crash in the task)."""
+    what = f"No result from the {library} task {_name(task)} within {timeout:g} s ({exc})."
+    workers = _registry.under(key(library, ""))
+    if not workers:
+        return WorkbookError(
+            what,
             f"start a {library} worker for it first (wb.{library}_worker(...)), on the same"
             " Redis, and read its .logs().",
-        ) from None
-    return Trip(library, result, time.perf_counter() - started)
+        )
+    logs = "\n".join(f"{h!r}:\n{h.logs(8)}" for h in workers if hasattr(h, "logs"))
+    return WorkbookError(
+        what,
+        f"{len(workers)} {library} worker(s) run ({', '.join(map(repr, workers))}): check"
+        " that one listens on the task's queue and the same Redis; their log lines follow.",
+        logs,
+    )
 
 
 def _library(task: Any, queue: Any) -> str:
