@@ -28,17 +28,22 @@ class Senders:
 
     `timeout` (seconds) bounds how long a call waits for Redis to connect or answer; the
     default, None, is each client's own: redis-py waits for ever for a Redis that hangs.
+    Celery's publish retry is off: by default kombu answers any Redis error, a full Redis's
+    refusal too, by reconnecting and trying 3 more times (each one `timeout` long), which
+    frees no memory, and in kombu 5.7 the reconnect sometimes turns the refusal into an
+    AttributeError (tools/full_redis_publish.py).
     """
 
     def __init__(self, url: str, timeout: float | None = None) -> None:
         self.celery_app = Celery("ch06_flood", broker=url)
-        self.celery_app.conf.update(task_default_queue=QUEUE, broker_connection_retry=False)
+        self.celery_app.conf.update(
+            task_default_queue=QUEUE, broker_connection_retry=False, task_publish_retry=False
+        )
         if timeout is not None:
             self.celery_app.conf.broker_transport_options = {
                 "socket_timeout": timeout,
                 "socket_connect_timeout": timeout,
             }
-            self.celery_app.conf.task_publish_retry = False  # else 3 more tries of `timeout` each
         self.celery_task = self.celery_app.task(name="ch06.resize")(resize)
         client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.rq = Queue(QUEUE, connection=client, serializer=JSONSerializer)
