@@ -426,6 +426,20 @@ def learner_session(lab: Lab, driver: webdriver.Chrome, tmp_path: Path) -> None:
         return found if found[0] >= len(bars) or found[2] else None
 
     widgets, progress, broken = poll(settled, 120, "the saved widgets to render")
+    if broken:
+        # jupyterlab_widgets 3.0.17 (read in its bundle): opening restores from the kernel,
+        # then from the file; a kernel connection that comes (or comes back) meanwhile starts
+        # a second restore, from the kernel alone, which ends first (the file's asks the
+        # kernel once more before it makes models) and marks the manager restored: each saved
+        # widget then shows "Error displaying widget: model not found" until a reload. Seen
+        # once, under load. Ours only if the file lost the state; else reload, as a learner would.
+        reopened = nbformat.read(ROOT / NOTEBOOK, as_version=4).metadata
+        state = reopened.get("widgets", {}).get("application/vnd.jupyter.widget-state+json")
+        lost = [m for m in bars if m not in (state or {}).get("state", {})]
+        assert not lost, f"the reopened file lost its widget state: {lost}"
+        print(f"reopened notebook 00: {broken} widget(s) hit the restore race; reloading once")
+        open_notebook_00(driver, lab)
+        widgets, progress, broken = poll(settled, 120, "the saved widgets to render again")
     bar = find_all(driver, ".widget-hprogress")
     shot(driver, "00_reopened", scroll_to=bar[-1] if bar else None)
     assert broken == 0, "the reopened notebook shows 'Error displaying widget'"
