@@ -53,8 +53,13 @@ def kill_tree(pid: int, sig: int) -> None:
 
     The descendants are found first (once their parent is gone they are no longer below
     it), and signalled last: a parent that outlives its child by a moment records the
-    child's death (an RQ worker marks its job failed), where a crash takes both at once."""
+    child's death (an RQ worker marks its job failed; Celery acknowledges a late-ack task
+    whose pool process died), where a crash takes both at once. For the same reason a
+    SIGKILL reaches the leader alone first: the kernel signals a group's members one by
+    one, the newest (the children) first, and a CPU paused in between is such a moment."""
     below = descendants(pid)
+    if sig == signal.SIGKILL:
+        send([pid], sig)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
     send(below, sig)
