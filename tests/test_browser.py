@@ -323,6 +323,12 @@ def widget_outputs(notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
+def unsaved(notebook: nbformat.NotebookNode, model_ids: list[str]) -> list[str]:
+    """The widgets among `model_ids` whose state the notebook's metadata does not hold."""
+    saved = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json")
+    return [m for m in model_ids if m not in (saved or {}).get("state", {})]
+
+
 def rendered_widgets(driver: webdriver.Chrome) -> tuple[int, int, int]:
     """(widgets rendered, progress bars among them, "Error displaying widget" messages)."""
     panel = current_panel(driver)
@@ -370,8 +376,7 @@ def learner_session(lab: Lab, driver: webdriver.Chrome, tmp_path: Path) -> None:
     # Every progress bar is a rendered widget, and its state is saved in the file.
     bars = widget_outputs(notebook)
     assert bars, "notebook 00 displayed no progress bar"
-    saved = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json")
-    missing = [m for m in bars if m not in (saved or {}).get("state", {})]
+    missing = unsaved(notebook, bars)
     assert not missing, f"widget state not saved in the notebook (saveState off?): {missing}"
     widgets, progress, broken = poll(
         lambda: (r := rendered_widgets(driver))[0] == len(bars) and r, 60, "the widgets to render"
@@ -433,9 +438,7 @@ def learner_session(lab: Lab, driver: webdriver.Chrome, tmp_path: Path) -> None:
         # kernel once more before it makes models) and marks the manager restored: each saved
         # widget then shows "Error displaying widget: model not found" until a reload. Seen
         # once, under load. Ours only if the file lost the state; else reload, as a learner would.
-        reopened = nbformat.read(ROOT / NOTEBOOK, as_version=4).metadata
-        state = reopened.get("widgets", {}).get("application/vnd.jupyter.widget-state+json")
-        lost = [m for m in bars if m not in (state or {}).get("state", {})]
+        lost = unsaved(nbformat.read(ROOT / NOTEBOOK, as_version=4), bars)
         assert not lost, f"the reopened file lost its widget state: {lost}"
         print(f"reopened notebook 00: {broken} widget(s) hit the restore race; reloading once")
         open_notebook_00(driver, lab)
