@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from . import _redis_death, _registry
+from . import _celery_results, _redis_death, _registry
 from ._errors import WorkbookError
 from ._net import HOST, free_port, safe_url
 from ._procs import ChildProcess
@@ -131,6 +131,7 @@ class RedisServer(_registry.Handle):
     def stop(self) -> None:
         if self.process is not None:
             _redis_death.stopping(self)
+            _celery_results.close_result_listeners()  # they would be dead after a restart
             self.process.stop(timeout=5)
         self._release()
         if os.environ.get(_OURS) == self.url and os.environ.get("REDIS_URL") == self.url:

@@ -1,0 +1,34 @@
+"""Before the workbook stops its Redis: close the pub/sub connection on which this thread's
+Celery apps wait for results, so the next `.get()` subscribes afresh.
+
+Left open, that connection is dead once Redis is gone. The next `.get()` (notebook 00's
+second Run All, after `wb.stop_all()` and `wb.start_redis()`) sends its SUBSCRIBE into it,
+and Celery 5.7's reconnect reads the awaited results *before* it subscribes again: a result
+stored in between is never seen, and `.get()` waits out its whole timeout. Measured: every
+first `.get()` after a restart went through that reconnect, and 1 in about 60 missed its
+result beside two CPU-burning processes (tools/celery_get_after_restart.py).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def close_result_listeners() -> int:
+    """Close the result consumers of this thread's Celery backends; return how many had a
+    connection. Nothing to do (0) when Celery was never imported."""
+    state = sys.modules.get("celery._state")
+    if state is None:
+        return 0
+    closed = 0
+    for app in list(state._get_active_apps()):
+        backend = app._backend  # this thread's, if it made one (.backend would make one)
+        consumer = getattr(backend, "result_consumer", None)
+        if getattr(consumer, "_pubsub", None) is None or not hasattr(consumer, "subscribed_to"):
+            continue
+        consumer.stop()  # closes the connection
+        with consumer._locked():
+            consumer._pubsub = None  # the next .get() starts a fresh one, subscribed first
+            consumer.subscribed_to.clear()
+        closed += 1
+    return closed
