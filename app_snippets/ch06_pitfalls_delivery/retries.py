@@ -8,6 +8,7 @@ count attempts and plot them per second.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -32,18 +33,26 @@ MAX_DELAY = 4.0  # backoff: never wait longer than this
 
 
 def store() -> Redis:
-    return Redis.from_url(redis_url(), decode_responses=True)
+    """This process's client for REDIS_URL, made once and kept: its pool keeps connections
+    open. A client per attempt paid a TCP connect and a login every time (a storm makes over
+    a thousand attempts)."""
+    return _client(redis_url())
+
+
+@functools.lru_cache(maxsize=4)
+def _client(url: str) -> Redis:
+    return Redis.from_url(url, decode_responses=True)
 
 
 def call_dependency(run: str, key: str) -> str:
     """The dependency every task calls: an attempt is recorded; it fails while it is down."""
-    with store() as client:
-        pipe = client.pipeline(transaction=False)  # one round trip for both commands
-        pipe.rpush(f"ch06:attempts:{run}", f"{time.time()} {key}")
-        pipe.exists(f"ch06:down:{run}")
-        if pipe.execute()[1]:
-            raise ConnectionError("dependency unreachable")
-        client.sadd(f"ch06:succeeded:{run}", key)
+    client = store()
+    pipe = client.pipeline(transaction=False)  # one round trip for both commands
+    pipe.rpush(f"ch06:attempts:{run}", f"{time.time()} {key}")
+    pipe.exists(f"ch06:down:{run}")
+    if pipe.execute()[1]:
+        raise ConnectionError("dependency unreachable")
+    client.sadd(f"ch06:succeeded:{run}", key)
     return "ok"
 
 
@@ -91,8 +100,7 @@ def celery_storm(self, run: str, key: str, policy: str) -> str:
     except ConnectionError as exc:
         if self.request.retries >= STORM_RETRIES:  # out of retries: dead-letter it
             letter = {"task": self.name, "args": [run, key, policy], "error": repr(exc)}
-            with store() as client:
-                client.rpush(CELERY_DEAD_LETTERS, json.dumps(letter))
+            store().rpush(CELERY_DEAD_LETTERS, json.dumps(letter))
             raise
         raise self.retry(exc=exc, countdown=POLICIES[policy](self.request.retries)) from exc
 
@@ -100,10 +108,9 @@ def celery_storm(self, run: str, key: str, policy: str) -> str:
 def celery_replay() -> int:
     """Send the dead letters again, taking each off the list as it is sent."""
     sent = 0
-    with store() as client:
-        while (raw := client.lpop(CELERY_DEAD_LETTERS)) is not None:
-            celery_app.send_task(json.loads(raw)["task"], args=json.loads(raw)["args"])
-            sent += 1
+    while (raw := store().lpop(CELERY_DEAD_LETTERS)) is not None:
+        celery_app.send_task(json.loads(raw)["task"], args=json.loads(raw)["args"])
+        sent += 1
     return sent
 
 
@@ -165,8 +172,7 @@ def dramatiq_storm(run: str, key: str, policy: str) -> None:
 
 def dramatiq_dead_letters() -> dict[str, Message]:
     """The queue's dead-letter set (kept 7 days by default), by the broker's Redis id."""
-    with store() as client:
-        raw = client.hgetall(f"dramatiq:{QUEUE}.XQ.msgs")
+    raw = store().hgetall(f"dramatiq:{QUEUE}.XQ.msgs")
     return {redis_id: Message.decode(item.encode()) for redis_id, item in raw.items()}
 
 
@@ -174,11 +180,11 @@ def dramatiq_replay() -> int:
     """Send each dead message again with its retry count reset, and remove it from the set.
     (The broker keys messages by a Redis id of its own, not by message_id.)"""
     letters = dramatiq_dead_letters()
-    with store() as client:
-        for redis_id, message in letters.items():
-            options = {**message.options, "retries": 0}
-            options.pop("redis_message_id", None)  # a fresh one for the new copy
-            broker.enqueue(message.copy(options=options))
-            client.zrem(f"dramatiq:{QUEUE}.XQ", redis_id)
-            client.hdel(f"dramatiq:{QUEUE}.XQ.msgs", redis_id)
+    client = store()
+    for redis_id, message in letters.items():
+        options = {**message.options, "retries": 0}
+        options.pop("redis_message_id", None)  # a fresh one for the new copy
+        broker.enqueue(message.copy(options=options))
+        client.zrem(f"dramatiq:{QUEUE}.XQ", redis_id)
+        client.hdel(f"dramatiq:{QUEUE}.XQ.msgs", redis_id)
     return len(letters)
