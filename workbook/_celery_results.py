@@ -11,6 +11,7 @@ processes 5 of 145 rounds missed a result (tools/celery_get_after_restart.py).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 
@@ -21,13 +22,15 @@ def close_result_listeners() -> int:
     if state is None:
         return 0
     closed = 0
-    for app in list(state._get_active_apps()):
-        backend = app._backend  # this thread's, if it made one (.backend would make one)
+    for app in list(getattr(state, "_get_active_apps", list)()):
+        # this thread's backend, if it made one (.backend would make one); private, as are
+        # the consumer's fields below: what Celery < 6 has, each looked up with a default
+        backend = getattr(app, "_backend", None)
         consumer = getattr(backend, "result_consumer", None)
         if getattr(consumer, "_pubsub", None) is None or not hasattr(consumer, "subscribed_to"):
             continue
         consumer.stop()  # closes the connection
-        with consumer._locked():
+        with getattr(consumer, "_locked", contextlib.nullcontext)():
             consumer._pubsub = None  # the next .get() starts a fresh one, subscribed first
             consumer.subscribed_to.clear()
         closed += 1
