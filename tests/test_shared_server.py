@@ -150,7 +150,15 @@ def test_the_server_ends_when_idle(servers: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(shared_server.IDLE_ENV, "1")
     check("ex01", tree=FIXTURES / "solutions", quick=True, shared=True)
     started(servers)
-    pids = running(servers)
+    # A connected client keeps it from idling out: hold one while looking for its process,
+    # which on a busy machine takes longer than the 1 s it may idle (a clean-clone run found
+    # it gone before the look ended: "no server").
+    holder = next(filter(None, map(shared_server._connect, servers.glob("check-*.sock"))), None)
+    assert holder is not None, "no server"
+    try:
+        pids = running(servers)
+    finally:
+        holder.close()
     assert pids, "no server"
     assert not wait_until_gone(pids, 15), "the server did not end once idle"
     assert not list(servers.glob("check-*.sock")), "the idle server left its socket"
