@@ -7,7 +7,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 LAB_ARGS ?=
 # The suite mostly waits (sleeps, polls, process start-up), and every test brings its own Redis
 # and ports: it runs on this many pytest workers, the longest tests first (tests/conftest.py).
-# Measured on 2 cores (clean clone, idle): 4 workers 617 s of pytest, 6 workers 558 s.
+# Measured on 2 cores, idle, the same code: 4 workers 645 s of pytest, 6 workers 558 s.
 JOBS ?= 6
 # PY given (command line or environment): build .venv with it. Not given: let .venv's own
 # Python check the stamp, so a later `python3` of another version changes nothing.
